@@ -1,0 +1,263 @@
+"""The manifest: everything a version records, as frozen attrs value objects.
+
+A manifest is stored once, as canonical JSON (sorted keys, UTF-8, no NaN; see :mod:`modelver._serde`), under the
+digest of that JSON. ``version`` and ``digest`` are *not* part of the hashed body: the digest names the content, and
+a version tag is a name that points at it, so the same manifest can carry several versions (an experiment version and
+its release) without a byte copied. :func:`modelver.get` fills both in when it resolves a reference.
+
+``modelver show REF --json`` prints ``to_json_dict(manifest)``; its top-level keys are a contract
+(docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "SCHEMA",
+    "ArtifactEntry",
+    "CaptureErrorRecord",
+    "CodeFacet",
+    "CreatedBy",
+    "DataEntry",
+    "EditableInstall",
+    "EnvironmentFacet",
+    "GitInfo",
+    "Lineage",
+    "Manifest",
+    "ResourcesFacet",
+]
+
+SCHEMA = "modelver.manifest/1"
+
+#: A JSON value (what ``json.loads`` returns).
+JSON = Any
+
+
+@attrs.frozen
+class CaptureErrorRecord:
+    """A capture that failed without stopping the run.
+
+    Attributes:
+        facet: which facet ("code", "environment", "config", "data", "resources", "metrics", "artifacts").
+        error: the exception's class name.
+        message: what went wrong, for a human.
+    """
+
+    facet: str
+    error: str
+    message: str
+
+
+@attrs.frozen
+class CreatedBy:
+    """Who made a version: the OS user name and the host name."""
+
+    user: str
+    host: str
+
+
+@attrs.frozen
+class GitInfo:
+    """The state of the git repository that held the entrypoint when the run started.
+
+    Attributes:
+        commit: full SHA of ``HEAD``.
+        branch: the checked-out branch, or ``None`` when ``HEAD`` is detached.
+        detached: whether ``HEAD`` is detached.
+        dirty: whether tracked files differed from ``HEAD`` (staged or not) or untracked files existed.
+        remote: URL of the ``origin`` remote (else the first remote) with credentials stripped, or ``None``.
+        diff: digest of the blob holding ``git diff --binary HEAD`` when tracked files changed, else ``None``.
+        untracked: untracked, not-ignored files (POSIX paths relative to the repository root) to the digest of
+            their content, or ``None`` for files over the size limit (their content is not stored).
+        shallow: whether the clone is shallow.
+        root: absolute path of the working tree on the capturing machine.
+    """
+
+    commit: str
+    branch: str | None
+    detached: bool
+    dirty: bool
+    remote: str | None = None
+    diff: str | None = None
+    untracked: dict[str, str | None] = attrs.field(factory=dict)
+    shallow: bool = False
+    root: str | None = None
+
+
+@attrs.frozen
+class CodeFacet:
+    """What code ran.
+
+    Attributes:
+        git: the repository state, or ``None`` without git (no binary, no repository, refused repository).
+        entrypoint: the script or module that ran, as a POSIX path relative to the repository root (with git) or
+            to ``root`` (without), or ``"<notebook>"`` in a notebook.
+        argv: the command-line arguments after the entrypoint.
+        sources: a snapshot, taken where git cannot say what ran: relative POSIX path to blob digest of the
+            entrypoint and the local modules it imported (or, in a notebook, of the executed cells).
+        root: absolute directory the ``sources`` paths are relative to.
+        errors: messages of the captures that failed for this facet.
+    """
+
+    git: GitInfo | None = None
+    entrypoint: str | None = None
+    argv: tuple[str, ...] = ()
+    sources: dict[str, str] = attrs.field(factory=dict)
+    root: str | None = None
+    errors: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class EditableInstall:
+    """An editable (development) install, from its PEP 610 ``direct_url.json``: the source URL it points at."""
+
+    url: str
+
+
+@attrs.frozen
+class EnvironmentFacet:
+    """The Python environment.
+
+    Attributes:
+        python: ``platform.python_version()``, e.g. ``"3.11.7"``.
+        implementation: e.g. ``"CPython"``.
+        platform: ``platform.platform()``.
+        packages: canonical distribution name (PEP 503) to version, one entry per distribution: the copy that
+            ``import`` would find first on ``sys.path``.
+        editable: canonical names of editable installs to where their source lives (PEP 610).
+        errors: messages of the captures that failed for this facet.
+    """
+
+    python: str = ""
+    implementation: str = ""
+    platform: str = ""
+    packages: dict[str, str] = attrs.field(factory=dict)
+    editable: dict[str, EditableInstall] = attrs.field(factory=dict)
+    errors: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class DataEntry:
+    """A data fingerprint recorded under a label.
+
+    Attributes:
+        uri: where the data was (path or URL), or a description such as ``"<numpy.ndarray>"`` for in-memory data.
+        digest: content digest (for a directory, the tree digest).
+        size_bytes: total size in bytes.
+        files: number of files (1 for a file or an in-memory object).
+        kind: ``"file"``, ``"directory"``, ``"ndarray"``, ``"dataframe"``, ``"series"``, ``"bytes"``.
+        method: how the digest was computed, e.g. ``"blake3"`` or ``"blake3-tree"``.
+        summary: shape, dtypes, rows and columns for in-memory tables and arrays.
+        tree: digest of the blob listing every file's digest and size (directories only).
+    """
+
+    uri: str
+    digest: str
+    size_bytes: int
+    files: int
+    kind: str
+    method: str
+    summary: dict[str, JSON] = attrs.field(factory=dict)
+    tree: str | None = None
+
+
+@attrs.frozen
+class ResourcesFacet:
+    """Resources used between entering and leaving ``track()``.
+
+    Attributes:
+        wall_time_s: elapsed wall-clock time in seconds.
+        cpu_time_s: user + system CPU seconds of this process and its children (waited-for and still running).
+        peak_rss_bytes: peak resident memory of the whole process tree in bytes: the larger of the sampled sum over
+            the tree, this process's own peak and the largest waited-for child's peak (``getrusage``).
+        cpu_count: logical CPUs.
+        memory_total_bytes: physical memory in bytes.
+        gpus: one mapping per NVIDIA GPU (name, memory_total_bytes, peak_memory_used_bytes, driver), when NVML is
+            importable.
+        samples: how many background samples were taken.
+        errors: messages of the captures that failed for this facet.
+    """
+
+    wall_time_s: float = 0.0
+    cpu_time_s: float = 0.0
+    peak_rss_bytes: int = 0
+    cpu_count: int = 0
+    memory_total_bytes: int = 0
+    gpus: tuple[dict[str, JSON], ...] = ()
+    samples: int = 0
+    errors: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class ArtifactEntry:
+    """One stored file of a version.
+
+    Attributes:
+        digest: content digest of the file.
+        size_bytes: size in bytes.
+        media_type: IANA media type (``application/octet-stream`` when unknown).
+        format: how to read it back: ``"skops"``, ``"pickle"``, ``"json"``, ``"npy"`` or ``"file"`` (bytes only).
+    """
+
+    digest: str
+    size_bytes: int
+    media_type: str
+    format: str
+
+
+@attrs.frozen
+class Lineage:
+    """What a version was built from.
+
+    Attributes:
+        steps: recorded pipeline steps (filled by ``@modelver.versioned``).
+        inputs: versions loaded inside the run, as ``name@version`` with their digests (``name@version#digest``).
+    """
+
+    steps: tuple[dict[str, JSON], ...] = ()
+    inputs: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Manifest:
+    """The record of one version (see the module docstring for what is hashed).
+
+    Attributes:
+        schema: ``"modelver.manifest/1"``.
+        name: the model name.
+        version: the version this manifest was resolved through (``None`` before publishing).
+        digest: the manifest's content digest (``None`` before publishing).
+        created_at: RFC 3339 UTC timestamp of the end of the run.
+        created_by: user and host.
+        run_id: the run's unique id.
+        code, environment, resources: captured facets.
+        config: the run's config, losslessly encoded (:mod:`modelver.config`); a large config is replaced by
+            ``{"$type": "blob", "digest": ..., "size_bytes": ...}``.
+        data: label to data fingerprint.
+        metrics: metric name to its last logged value (``None`` for NaN/inf, with a capture error).
+        metrics_history: digest of a JSON-lines blob of every ``log_metrics`` call with its step, or ``None``.
+        artifacts: relative POSIX path to stored file.
+        lineage: what the version was built from.
+        capture_errors: every capture that failed, across facets.
+    """
+
+    name: str
+    created_at: str
+    created_by: CreatedBy
+    run_id: str
+    schema: str = SCHEMA
+    version: str | None = None
+    digest: str | None = None
+    code: CodeFacet = attrs.field(factory=CodeFacet)
+    environment: EnvironmentFacet = attrs.field(factory=EnvironmentFacet)
+    config: JSON = attrs.field(factory=dict)
+    data: dict[str, DataEntry] = attrs.field(factory=dict)
+    resources: ResourcesFacet = attrs.field(factory=ResourcesFacet)
+    metrics: dict[str, float | int | None] = attrs.field(factory=dict)
+    metrics_history: str | None = None
+    artifacts: dict[str, ArtifactEntry] = attrs.field(factory=dict)
+    lineage: Lineage = attrs.field(factory=Lineage)
+    capture_errors: tuple[CaptureErrorRecord, ...] = ()
