@@ -1,0 +1,38 @@
+"""Shared fixtures: every test gets its own store; git commits made by tests need no global git config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import GIT_ENV, git
+
+
+@pytest.fixture(autouse=True)
+def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point MODELVER_STORE at a fresh directory so no test touches the machine's store."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("MODELVER_STORE", str(store))
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    return store
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., Path]:
+    """Create a real git repository with the given files committed on branch main."""
+
+    def make(files: dict[str, str], name: str = "repo") -> Path:
+        repo = tmp_path / name
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        for rel, text in files.items():
+            path = repo / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "initial")
+        return repo
+
+    return make

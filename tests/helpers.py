@@ -1,0 +1,42 @@
+"""Helpers shared by tests: real git repositories and real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "modelver tests",
+    "GIT_AUTHOR_EMAIL": "tests@modelver.invalid",
+    "GIT_COMMITTER_NAME": "modelver tests",
+    "GIT_COMMITTER_EMAIL": "tests@modelver.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` and return its stdout."""
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+    ).stdout
+
+
+def run_python(
+    script: Path | str,
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    drop_env: tuple[str, ...] = (),
+    module: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run a Python script (or ``-m module``) in a real subprocess with this interpreter; fail loudly.
+
+    ``env`` is added to this process's environment, and the ``drop_env`` variables are removed.
+    """
+    argv = [sys.executable, "-m", str(script)] if module else [sys.executable, str(script)]
+    full_env = {k: v for k, v in os.environ.items() if k not in drop_env} | (env or {})
+    result = subprocess.run([*argv, *args], cwd=cwd, capture_output=True, text=True, env=full_env, timeout=300)
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result

@@ -1,0 +1,120 @@
+"""The store: write-once objects, atomic create-if-absent tags, verified reads, on local disk and memory://."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelver import IntegrityError, Store, StoreError, VersionExistsError
+from modelver._digest import digest_bytes, digest_file
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """A fresh, initialized store on local disk or in memory://."""
+    url = str(tmp_path / "s") if request.param == "local" else f"memory://modelver-test-{uuid.uuid4().hex}"
+    s = Store(url)
+    s.initialize()
+    return s
+
+
+def test_blobs_are_content_addressed_and_written_once(store: Store) -> None:
+    """Putting the same bytes twice yields one blob under its digest."""
+    first = store.put_bytes(b"weights")
+    second = store.put_bytes(b"weights")
+    assert first == second == digest_bytes(b"weights")
+    assert b"weights" == store.read_blob(first)
+    assert [store.blob_path(first)] == [p for p in store.fs.find(store.root + "/blobs") if "staging" not in p]
+
+
+def test_empty_blob_round_trips(store: Store) -> None:
+    """The empty byte string is a valid blob."""
+    assert b"" == store.read_blob(store.put_bytes(b""))
+
+
+def test_put_file_hashes_while_copying(store: Store, tmp_path: Path) -> None:
+    """put_file returns the same digest as hashing the file, and download writes identical bytes."""
+    source = tmp_path / "big.bin"
+    source.write_bytes(bytes(range(256)) * 20_000)
+    digest, size = store.put_file(source)
+    assert (digest, size) == digest_file(source)
+    assert size == store.download(digest, tmp_path / "copy.bin")
+    assert source.read_bytes() == (tmp_path / "copy.bin").read_bytes()
+
+
+def test_second_create_of_a_tag_fails_and_the_first_content_stays(store: Store) -> None:
+    """create_tag is create-if-absent: the loser gets VersionExistsError, the winner's bytes remain."""
+    store.create_tag("m", "1.0.0", b'{"first": true}')
+    with pytest.raises(VersionExistsError):
+        store.create_tag("m", "1.0.0", b'{"second": true}')
+    assert b'{"first": true}' == store.read_tag("m", "1.0.0")
+    assert ["1.0.0"] == store.list_versions("m")
+
+
+def test_missing_and_corrupt_blobs_raise_integrity_error(store: Store) -> None:
+    """A blob that is gone or altered is never returned."""
+    digest = store.put_bytes(b"payload")
+    path = store.blob_path(digest)
+    store.fs.rm(path)
+    store.fs.pipe_file(path, b"paYload")
+    with pytest.raises(IntegrityError, match="corrupt") as caught:
+        store.read_blob(digest)
+    assert (digest, digest_bytes(b"paYload")) == (caught.value.digest, caught.value.actual)
+    store.fs.rm(path)
+    with pytest.raises(IntegrityError, match="missing"):
+        store.read_blob(digest)
+
+
+def test_sha256_store_keeps_its_algorithm(tmp_path: Path) -> None:
+    """A store created with sha256 digests every later object with sha256."""
+    Store(tmp_path / "s").initialize(algorithm="sha256")
+    reopened = Store(tmp_path / "s")
+    assert "sha256" == reopened.algorithm
+    assert reopened.put_bytes(b"x").startswith("sha256:")
+
+
+def test_backend_without_create_if_absent_is_refused_for_publishing(tmp_path: Path) -> None:
+    """A caching wrapper filesystem has no atomic create: publishing is refused, naming the fix."""
+    store = Store(f"simplecache::file://{tmp_path}/s")
+    with pytest.raises(StoreError, match="no atomic create-if-absent") as caught:
+        store.initialize()
+    assert isinstance(caught.value, OSError)
+
+
+def test_foreign_marker_is_refused(tmp_path: Path) -> None:
+    """A directory holding some other modelver.json is not taken for a store."""
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "modelver.json").write_text('{"format": "something-else"}')
+    with pytest.raises(StoreError, match="not a modelver store marker"):
+        _ = Store(tmp_path / "s").algorithm
+
+
+def _race_for_tag(root: str, index: int, barrier: Any) -> None:
+    store = Store(root)
+    barrier.wait()
+    try:
+        store.create_tag("m", "1.0.0", f'{{"writer": {index}}}'.encode())
+    except VersionExistsError:
+        raise SystemExit(3) from None
+
+
+def test_sixteen_processes_racing_for_one_tag_leave_exactly_one_winner(tmp_path: Path) -> None:
+    """Real processes released at once: one creates the tag, fifteen get VersionExistsError, the tag is whole."""
+    store = Store(tmp_path / "s")
+    store.initialize()
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(16)
+    procs = [ctx.Process(target=_race_for_tag, args=(store.url, i, barrier)) for i in range(16)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    codes = sorted(p.exitcode for p in procs)
+    assert [0] + [3] * 15 == codes
+    winner = [i for i, p in enumerate(procs) if p.exitcode == 0][0]
+    assert f'{{"writer": {winner}}}'.encode() == store.read_tag("m", "1.0.0")
+    assert [] == [p for p in (tmp_path / "s" / "names" / "m" / "versions").iterdir() if p.name.startswith(".tmp")]
