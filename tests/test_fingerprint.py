@@ -1,0 +1,677 @@
+"""Tests for modelver._fingerprint: real files, symlinks, fsspec memory filesystems, numpy arrays, pandas frames."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import fsspec
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from modelver._digest import digest_bytes
+from modelver._fingerprint import Fingerprint, fingerprint, tree_json
+from modelver._serde import canonical_json
+from modelver.errors import CaptureError
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="symlinks and FIFOs need POSIX")
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """Create ``files`` (POSIX relative path to content) under ``root``, in the dict's order."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    return root
+
+
+def expected_tree_digest(files: dict[str, bytes]) -> str:
+    """The tree digest computed from its definition, independently of the walker."""
+    entries = sorted([rel, digest_bytes(content), len(content)] for rel, content in files.items())
+    return digest_bytes(canonical_json({"type": "modelver.tree/1", "entries": entries}))
+
+
+FILES = {"a.txt": b"alpha", "sub/b.bin": b"\x00\x01\x02", "sub/deeper/c.csv": b"x,y\n1,2\n"}
+
+
+# --- files and bytes -----------------------------------------------------------------------------------------------
+
+
+def test_file_fingerprint(tmp_path: Path) -> None:
+    """A file's digest is the plain digest of its bytes; str and Path sources agree."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"some bytes")
+
+    expected = Fingerprint(
+        digest=digest_bytes(b"some bytes"),
+        size_bytes=10,
+        files=1,
+        kind="file",
+        method="blake3",
+        uri=str(path.resolve()),
+    )
+    assert expected == fingerprint(path)
+    assert expected == fingerprint(str(path))
+
+
+def test_file_sha256(tmp_path: Path) -> None:
+    """algorithm="sha256" gives the standard sha256 of the bytes."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"some bytes")
+
+    result = fingerprint(path, algorithm="sha256")
+
+    assert ("sha256:" + hashlib.sha256(b"some bytes").hexdigest(), "sha256") == (result.digest, result.method)
+
+
+def test_bytes_fingerprint_matches_file(tmp_path: Path) -> None:
+    """bytes, bytearray and memoryview hash like a file with the same content."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"same content")
+
+    digests = {fingerprint(source).digest for source in (b"same content", bytearray(b"same content"))}
+    digests.add(fingerprint(memoryview(b"xsame contentx")[1:-1]).digest)
+
+    assert {fingerprint(path).digest} == digests
+    result = fingerprint(b"same content")
+    expected = ("bytes", "<bytes>", 12)
+    assert expected == (result.kind, result.uri, result.size_bytes)
+
+
+def test_unknown_algorithm() -> None:
+    """An unknown algorithm is a ValueError before anything is read."""
+    with pytest.raises(ValueError, match="md5"):
+        fingerprint(b"x", algorithm="md5")
+
+
+def test_path_and_bytes_do_not_import_numpy_or_pandas(tmp_path: Path) -> None:
+    """Fingerprinting paths and bytes imports neither numpy nor pandas, so ``import modelver`` stays light."""
+    (tmp_path / "f").write_bytes(b"x")
+    script = (
+        "import sys\n"
+        "from modelver._fingerprint import fingerprint\n"
+        "before = set(sys.modules)\n"
+        f"fingerprint({str(tmp_path)!r}); fingerprint({str(tmp_path / 'f')!r}); fingerprint(b'x')\n"
+        "import json\n"
+        "print(json.dumps(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in ('numpy', 'pandas'))))\n"
+    )
+
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+
+    expected: list[str] = []
+    assert expected == json.loads(result.stdout)
+
+
+# --- directories ---------------------------------------------------------------------------------------------------
+
+
+def test_directory_fingerprint(tmp_path: Path) -> None:
+    """A directory's digest follows its definition; entries list every file with POSIX paths."""
+    root = write_tree(tmp_path / "d", FILES)
+
+    result = fingerprint(root)
+
+    assert expected_tree_digest(FILES) == result.digest
+    assert {rel: (digest_bytes(content), len(content)) for rel, content in FILES.items()} == result.entries
+    assert (3, sum(map(len, FILES.values())), "directory", "blake3-tree", str(root.resolve()), ()) == (
+        result.files,
+        result.size_bytes,
+        result.kind,
+        result.method,
+        result.uri,
+        result.skipped,
+    )
+    assert digest_bytes(tree_json(result.entries)) == result.digest
+
+
+# Directory names and file names come from disjoint alphabets so no path is both a file and a directory.
+paths = st.builds(
+    lambda dirs, name: "/".join([*dirs, name]),
+    st.lists(st.sampled_from(["d0", "d1", "dé", "d 2"]), max_size=3),
+    st.sampled_from(["f0", "f1.txt", "é.bin", "f 2", ".hidden"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(files=st.dictionaries(paths, st.binary(max_size=40), max_size=8), data=st.data())
+def test_directory_digest_independent_of_creation_order(files: dict[str, bytes], data: st.DataObject) -> None:
+    """The same files created in two different orders give the same, definition-conforming digest."""
+    order = data.draw(st.permutations(list(files)))
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+        write_tree(Path(first), files)
+        write_tree(Path(second), {rel: files[rel] for rel in order})
+
+        digests = (fingerprint(first).digest, fingerprint(second).digest)
+
+    assert (expected_tree_digest(files), expected_tree_digest(files)) == digests
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["one byte changed", "renamed", "empty file added", "empty file removed", "file moved to another directory"],
+)
+def test_directory_digest_sees_changes(tmp_path: Path, change: str) -> None:
+    """Any 1-byte change, rename, added or removed empty file, or move changes the digest."""
+    root = write_tree(tmp_path / "d", {**FILES, "empty": b""})
+    before = fingerprint(root).digest
+
+    if change == "one byte changed":
+        (root / "sub/b.bin").write_bytes(b"\x00\x01\x03")
+    elif change == "renamed":
+        (root / "a.txt").rename(root / "A.txt.renamed")
+    elif change == "empty file added":
+        (root / "sub/new-empty").write_bytes(b"")
+    elif change == "empty file removed":
+        (root / "empty").unlink()
+    else:
+        (root / "a.txt").rename(root / "sub/a.txt")
+
+    assert before != fingerprint(root).digest
+
+
+def test_empty_directories_do_not_count(tmp_path: Path) -> None:
+    """Empty directories do not change a tree digest (only files make entries)."""
+    root = write_tree(tmp_path / "d", FILES)
+    before = fingerprint(root)
+
+    (root / "empty-dir/nested").mkdir(parents=True)
+
+    assert before == fingerprint(root)
+
+
+def test_empty_directory(tmp_path: Path) -> None:
+    """An empty directory has no entries and the digest of an empty listing."""
+    (tmp_path / "d").mkdir()
+
+    result = fingerprint(tmp_path / "d")
+
+    assert (expected_tree_digest({}), 0, 0) == (result.digest, result.files, result.size_bytes)
+
+
+@posix_only
+def test_symlink_policy(tmp_path: Path) -> None:
+    """Links to files inside are hashed as the target; links out, dangling, looping, to directories are skipped."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"secret")
+    root = write_tree(tmp_path / "d", {"a.txt": b"alpha", "sub/b.txt": b"beta"})
+    (root / "link-in").symlink_to("sub/b.txt")
+    (root / "sub/link-up").symlink_to("../a.txt")
+    (root / "link-abs-in").symlink_to(root / "a.txt")
+    (root / "link-out").symlink_to("../outside.txt")
+    (root / "link-abs-out").symlink_to(outside)
+    (root / "dangling").symlink_to("missing.txt")
+    (root / "loop").symlink_to("loop")
+    (root / "link-dir").symlink_to("sub", target_is_directory=True)
+    (root / "link-via-dir").symlink_to("link-dir/b.txt")
+    os.mkfifo(root / "fifo")
+
+    result = fingerprint(root)
+
+    expected_entries = {
+        "a.txt": (digest_bytes(b"alpha"), 5),
+        "sub/b.txt": (digest_bytes(b"beta"), 4),
+        "link-in": (digest_bytes(b"beta"), 4),
+        "sub/link-up": (digest_bytes(b"alpha"), 5),
+        "link-abs-in": (digest_bytes(b"alpha"), 5),
+        "link-via-dir": (digest_bytes(b"beta"), 4),
+    }
+    expected_skipped = (
+        "dangling: dangling or looping symlink, not followed",
+        "fifo: not a regular file",
+        "link-abs-out: symlink leaves the directory, not followed",
+        "link-dir: symlink to a directory, not followed",
+        "link-out: symlink leaves the directory, not followed",
+        "loop: dangling or looping symlink, not followed",
+    )
+    assert expected_entries == result.entries
+    assert expected_skipped == result.skipped
+
+
+@posix_only
+def test_symlink_outside_is_never_read(tmp_path: Path) -> None:
+    """Changing a file outside the tree that a symlink points at leaves the digest unchanged."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"one")
+    root = write_tree(tmp_path / "d", {"a.txt": b"alpha"})
+    (root / "link-out").symlink_to(outside)
+    before = fingerprint(root).digest
+
+    outside.write_bytes(b"two")
+
+    assert before == fingerprint(root).digest
+
+
+@posix_only
+def test_symlinked_root_is_followed(tmp_path: Path) -> None:
+    """A source path that is itself a symlink names what it points at."""
+    root = write_tree(tmp_path / "d", FILES)
+    (tmp_path / "link").symlink_to(root, target_is_directory=True)
+    (tmp_path / "file-link").symlink_to(root / "a.txt")
+
+    assert (fingerprint(root).digest, fingerprint(root / "a.txt").digest) == (
+        fingerprint(tmp_path / "link").digest,
+        fingerprint(tmp_path / "file-link").digest,
+    )
+
+
+UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # user "nobody"
+
+
+@posix_only
+@pytest.mark.parametrize(("unreadable", "message"), [("a.txt", "cannot read"), ("sub", "cannot list 'sub'")])
+def test_unreadable_entry_raises(unreadable: str, message: str) -> None:
+    """An unreadable file or subdirectory is a CaptureError naming it, not a silent skip.
+
+    Root reads whatever the mode, so as root the check runs in a subprocess as user nobody (needs ``setpriv``).
+    """
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a file unreadable")
+    with tempfile.TemporaryDirectory() as parent:
+        os.chmod(parent, 0o755)  # user nobody must reach the tree
+        root = write_tree(Path(parent) / "d", FILES)
+        (root / unreadable).chmod(0)
+        try:
+            if as_root:
+                script = f"from modelver._fingerprint import fingerprint\nfingerprint({str(root)!r})"
+                result = subprocess.run([*UNPRIVILEGED, sys.executable, "-c", script], capture_output=True, text=True)
+                error = result.stderr.strip().splitlines()[-1]
+            else:
+                with pytest.raises(CaptureError) as info:
+                    fingerprint(root)
+                error = f"modelver.errors.CaptureError: {info.value}"
+        finally:
+            (root / unreadable).chmod(0o755)
+
+    assert error.startswith("modelver.errors.CaptureError: ")
+    assert message in error
+    assert unreadable in error
+
+
+@posix_only
+def test_fifo_source_raises(tmp_path: Path) -> None:
+    """A source that is neither a regular file nor a directory is refused, not read (it could block)."""
+    os.mkfifo(tmp_path / "fifo")
+
+    with pytest.raises(CaptureError, match="not a regular file or directory"):
+        fingerprint(tmp_path / "fifo")
+
+
+def test_missing_path_raises(tmp_path: Path) -> None:
+    """A missing path is a CaptureError that names it."""
+    with pytest.raises(CaptureError, match="no such file or directory") as info:
+        fingerprint(tmp_path / "nope")
+
+    assert str(tmp_path / "nope") in str(info.value)
+
+
+# --- fsspec URLs ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def memory_root() -> Iterator[str]:
+    """A unique prefix in fsspec's process-wide memory filesystem, removed afterwards."""
+    root = f"/modelver-tests/{uuid.uuid4().hex}"
+    fs = fsspec.filesystem("memory")
+    yield root
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+
+
+def test_memory_file(memory_root: str) -> None:
+    """A memory:// file hashes like the same bytes; its uri is the URL as given."""
+    fs = fsspec.filesystem("memory")
+    fs.pipe(f"{memory_root}/x.bin", b"remote bytes")
+    url = f"memory://{memory_root}/x.bin"
+
+    result = fingerprint(url)
+
+    assert (digest_bytes(b"remote bytes"), 12, 1, "file", url) == (
+        result.digest,
+        result.size_bytes,
+        result.files,
+        result.kind,
+        result.uri,
+    )
+
+
+def test_memory_directory_matches_local(memory_root: str, tmp_path: Path) -> None:
+    """A memory:// directory has the same tree digest and entries as a local directory with the same files."""
+    fs = fsspec.filesystem("memory")
+    for rel, content in FILES.items():
+        fs.pipe(f"{memory_root}/data/{rel}", content)
+    local = fingerprint(write_tree(tmp_path / "data", FILES))
+
+    remote = fingerprint(f"memory://{memory_root}/data/")
+
+    assert (local.digest, local.entries, local.size_bytes, local.files) == (
+        remote.digest,
+        remote.entries,
+        remote.size_bytes,
+        remote.files,
+    )
+    expected_kind = "directory"
+    assert expected_kind == remote.kind
+
+
+def test_file_url_matches_path(tmp_path: Path) -> None:
+    """A file:// URL fingerprints like the plain path (same symlink policy) and keeps the URL as its uri."""
+    root = write_tree(tmp_path / "d", FILES)
+    url = root.resolve().as_uri()
+
+    result = fingerprint(url)
+
+    assert (fingerprint(root).digest, url) == (result.digest, result.uri)
+
+
+def test_missing_url_raises(memory_root: str) -> None:
+    """A URL to nothing is a CaptureError naming the URL."""
+    url = f"memory://{memory_root}/missing"
+
+    with pytest.raises(CaptureError, match="no such file or directory") as info:
+        fingerprint(url)
+
+    assert url in str(info.value)
+
+
+def test_unknown_protocol_raises() -> None:
+    """A URL with a protocol fsspec does not know is a CaptureError."""
+    with pytest.raises(CaptureError, match="nosuchproto"):
+        fingerprint("nosuchproto://bucket/key")
+
+
+# --- numpy ---------------------------------------------------------------------------------------------------------
+
+
+def test_ndarray_fingerprint() -> None:
+    """An array's fingerprint has its kind, method, size and a shape/dtype summary."""
+    array = np.arange(12, dtype="<i4").reshape(3, 4)
+
+    result = fingerprint(array)
+
+    expected = ("ndarray", "blake3-ndarray", "<numpy.ndarray>", 48, 1, {"shape": [3, 4], "dtype": "int32"})
+    assert expected == (
+        result.kind,
+        result.method,
+        result.uri,
+        result.size_bytes,
+        result.files,
+        result.summary,
+    )
+
+
+def test_ndarray_same_bytes_other_dtype_or_shape_differ() -> None:
+    """The same bytes viewed as another dtype, byte order or shape hash differently."""
+    array = np.arange(12, dtype="<i4")
+    variants = [array, array.view("<f4"), array.view("<u4"), array.reshape(3, 4), array.reshape(4, 3)]
+    variants.append(array.byteswap().view(">i4"))  # same values, other byte order
+
+    assert len(variants) == len({fingerprint(v).digest for v in variants})
+
+
+def test_ndarray_views_hash_like_copies() -> None:
+    """A non-contiguous view and a Fortran-ordered array hash like their C-contiguous copies."""
+    array = np.arange(60, dtype=np.float64).reshape(3, 4, 5)
+    views = [array[:, ::2, 1:], array.transpose(2, 0, 1), np.asfortranarray(array), array[::-1]]
+
+    assert [fingerprint(np.ascontiguousarray(v)).digest for v in views] == [fingerprint(v).digest for v in views]
+
+
+def test_ndarray_large_non_contiguous_view() -> None:
+    """A view larger than one hashing block hashes like its copy (blocks are joined in C order)."""
+    array = np.arange(3_000_000, dtype=np.float64).reshape(1_000_000, 3)[:, ::2]
+
+    assert fingerprint(np.ascontiguousarray(array)).digest == fingerprint(array).digest
+
+
+def test_ndarray_structured_dtype_field_names_count() -> None:
+    """Structured arrays with the same bytes but different field names differ."""
+    first = np.zeros(3, dtype=[("a", "<i4"), ("b", "<f8")])
+    second = first.view([("x", "<i4"), ("y", "<f8")])
+
+    assert fingerprint(first).digest != fingerprint(second).digest
+
+
+def test_ndarray_datetime_and_scalar_shapes() -> None:
+    """datetime64 arrays and 0-d arrays are supported; the unit matters."""
+    days = np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]")
+
+    assert fingerprint(days).digest != fingerprint(days.astype("datetime64[s]")).digest
+    assert fingerprint(np.array(5)).digest != fingerprint(np.array([5])).digest
+
+
+def test_object_ndarray_raises() -> None:
+    """Object arrays are refused: their bytes are pointers."""
+    with pytest.raises(CaptureError, match="object"):
+        fingerprint(np.array([1, "a"], dtype=object))
+
+
+def test_masked_array_raises() -> None:
+    """Masked arrays are refused rather than hashed without their mask."""
+    with pytest.raises(CaptureError, match="masked"):
+        fingerprint(np.ma.masked_array([1, 2], mask=[True, False]))
+
+
+# --- pandas --------------------------------------------------------------------------------------------------------
+
+ROWS = 100_000
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    """A 100,000-row frame with int, float (with NaN), string, datetime and bool columns.
+
+    Two int and two float columns, so pandas keeps them in shared 2-d blocks that concat/reorder can split.
+    """
+    rng = np.random.default_rng(7)
+    floats = rng.normal(size=ROWS)
+    floats[::97] = np.nan
+    return pd.DataFrame(
+        {
+            "id": np.arange(ROWS, dtype=np.int64),
+            "x": floats,
+            "name": [f"n{i % 1000}" for i in range(ROWS)],
+            "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(ROWS), unit="s"),
+            "flag": np.arange(ROWS) % 3 == 0,
+            "count": np.arange(ROWS, dtype=np.int64) % 7,
+            "score": rng.uniform(size=ROWS),
+        }
+    )
+
+
+def test_dataframe_summary(frame: pd.DataFrame) -> None:
+    """A frame's fingerprint records rows, column names and dtypes, and pandas' deep size."""
+    result = fingerprint(frame)
+
+    expected_summary = {
+        "rows": ROWS,
+        "columns": ["id", "x", "name", "when", "flag", "count", "score"],
+        "dtypes": [str(dtype) for dtype in frame.dtypes],
+    }
+    assert ("dataframe", "blake3-pandas", "<pandas.DataFrame>", 1, expected_summary) == (
+        result.kind,
+        result.method,
+        result.uri,
+        result.files,
+        result.summary,
+    )
+    assert int(frame.memory_usage(index=True, deep=True).sum()) == result.size_bytes
+
+
+def test_dataframe_equal_whatever_the_construction(frame: pd.DataFrame) -> None:
+    """Equal frames built from records, copied, concatenated or reordered back hash equal."""
+    columns = list(frame.columns)
+    records = pd.DataFrame.from_records(list(frame.itertuples(index=False)), columns=columns)
+    pieces = [frame[["id", "score"]], frame[["x", "flag"]], frame[["name", "when", "count"]]]
+    concatenated = pd.concat(pieces, axis=1)[columns]
+    variants = [records, frame.copy(), concatenated, frame[columns[::-1]][columns], frame.drop_duplicates()]
+    for variant in variants:
+        pd.testing.assert_frame_equal(frame, variant)
+
+    assert [fingerprint(frame).digest] * len(variants) == [fingerprint(v).digest for v in variants]
+
+
+@pytest.mark.parametrize("column", ["id", "x", "name", "when", "flag", "count", "score"])
+def test_dataframe_one_row_differs(frame: pd.DataFrame, column: str) -> None:
+    """Changing one value at row 50,000 in any column changes the digest."""
+    changed = frame.copy()
+    value = changed.at[50_000, column]
+    if column == "when":
+        changed.at[50_000, column] = value + pd.Timedelta(microseconds=1)
+    elif column == "name":
+        changed.at[50_000, column] = value + "!"
+    elif column == "flag":
+        changed.at[50_000, column] = not value
+    else:
+        changed.at[50_000, column] = value + 1
+
+    assert fingerprint(frame).digest != fingerprint(changed).digest
+
+
+def test_dataframe_metadata_counts(frame: pd.DataFrame) -> None:
+    """Column order, column names, dtypes and the index all change the digest."""
+    small = frame.head(100)
+    variants = [
+        small,
+        small[small.columns[::-1]],
+        small.rename(columns={"x": "y"}),
+        small.astype({"id": np.int32}),
+        small.set_index("id"),
+        small.set_axis(range(1, 101)),
+        small.rename_axis("row"),
+    ]
+
+    assert len(variants) == len({fingerprint(v).digest for v in variants})
+
+
+@pytest.mark.parametrize("index", [range(0), range(5, -7, -3), range(3, 5_000_003, 2)], ids=["empty", "neg", "big"])
+def test_range_index_hashes_like_int64_index(index: range) -> None:
+    """A RangeIndex (hashed block by block, never materialized) hashes like the int64 Index of its values."""
+    ranged = pd.Series(np.zeros(len(index)), index=pd.RangeIndex(index.start, index.stop, index.step))
+    materialized = ranged.set_axis(pd.Index(np.array(index, dtype=np.int64)))
+
+    assert fingerprint(materialized).digest == fingerprint(ranged).digest
+
+
+def test_dataframe_int_and_str_elements_differ() -> None:
+    """In object columns the element's type counts: 1, "1", 1.0 and True differ; None, NaN, NA and NaT too."""
+    values = [1, "1", 1.0, True, None, float("nan"), pd.NA, pd.NaT, b"1"]
+    digests = {fingerprint(pd.DataFrame({"a": pd.Series([v], dtype=object)})).digest for v in values}
+
+    assert len(values) == len(digests)
+
+
+def test_dataframe_nan_payloads_are_one_nan() -> None:
+    """NaNs with different sign or payload bits hash alike in a float column."""
+    quiet = np.array([1.0, np.nan])
+    other = np.array([1.0, -np.nan])
+    other[1] = np.frombuffer(np.uint64(0x7FF8000000000123).tobytes(), dtype=np.float64)[0]
+
+    assert fingerprint(pd.DataFrame({"a": quiet})).digest == fingerprint(pd.DataFrame({"a": other})).digest
+
+
+def test_dataframe_extension_dtypes() -> None:
+    """Nullable, categorical and tz-aware columns hash by value: equal frames built differently agree."""
+    first = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "c": pd.Categorical(["a", "b", "a"], categories=["a", "b"]),
+            "t": pd.to_datetime(["2024-01-01 12:00", None, "2024-03-01 00:00"]).tz_localize("Europe/Paris"),
+            "s": pd.array(["x", None, "z"], dtype="string"),
+        }
+    )
+    second = pd.DataFrame.from_records(list(first.itertuples(index=False)), columns=list(first.columns)).astype(
+        first.dtypes.to_dict()
+    )
+    pd.testing.assert_frame_equal(first, second)
+    other_zone = first.assign(t=first["t"].dt.tz_convert("UTC"))
+    other_categories = first.assign(c=first["c"].cat.set_categories(["b", "a"]))
+    other_missing = first.assign(i=pd.array([1, 0, 3], dtype="Int64"))
+
+    digests = [fingerprint(f).digest for f in (first, second, other_zone, other_categories, other_missing)]
+
+    assert digests[0] == digests[1]
+    expected_distinct = 4  # first == second; zone, categories order and a missing value each count
+    assert expected_distinct == len(set(digests))
+
+
+def test_dataframe_nested_elements() -> None:
+    """Dicts hash by content whatever their key order; lists, tuples, sets, arrays and dates are supported."""
+    import datetime
+    import decimal
+
+    def frame_of(value: object) -> pd.DataFrame:
+        return pd.DataFrame({"a": pd.Series([value, 0], dtype=object)})
+
+    assert fingerprint(frame_of({"a": 1, "b": [1, 2]})).digest == fingerprint(frame_of({"b": [1, 2], "a": 1})).digest
+    values = [
+        [1, 2],
+        (1, 2),
+        {1, 2},
+        np.array([1, 2]),
+        decimal.Decimal("1.5"),
+        datetime.date(2024, 1, 1),
+        datetime.datetime(2024, 1, 1),
+        pd.Timestamp("2024-01-01"),
+        pd.Period("2024-01", freq="M"),
+        pd.Interval(0, 1),
+        datetime.timedelta(seconds=1),
+    ]
+    assert len(values) == len({fingerprint(frame_of(v)).digest for v in values})
+
+
+def test_dataframe_unsupported_element_raises() -> None:
+    """An element with no stable encoding is a CaptureError naming its type."""
+    with pytest.raises(CaptureError, match="object"):
+        fingerprint(pd.DataFrame({"a": pd.Series([object()], dtype=object)}))
+
+
+def test_series_fingerprint(frame: pd.DataFrame) -> None:
+    """A Series hashes its name, index and values; it differs from the one-column frame."""
+    series = frame["x"]
+
+    result = fingerprint(series)
+
+    expected = ("series", "<pandas.Series>", {"rows": ROWS, "name": "x", "dtype": "float64"})
+    assert expected == (
+        result.kind,
+        result.uri,
+        result.summary,
+    )
+    assert result.digest == fingerprint(pd.Series(series.to_numpy().copy(), name="x")).digest
+    others = {fingerprint(series.rename("y")).digest, fingerprint(frame[["x"]]).digest, result.digest}
+    expected_distinct = 3
+    assert expected_distinct == len(others)
+
+
+# --- errors --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", [42, 1.5, None, ["a"], {"a": 1}, object()])
+def test_unsupported_source_raises(source: object) -> None:
+    """Unsupported source types are a CaptureError listing what is supported."""
+    with pytest.raises(CaptureError, match="supported sources") as info:
+        fingerprint(source)
+
+    assert type(source).__name__ in str(info.value)
+
+
+def test_fingerprint_is_json_friendly(tmp_path: Path) -> None:
+    """A fingerprint's summary and entries are plain JSON values (they go into the manifest)."""
+    results = [fingerprint(write_tree(tmp_path / "d", FILES)), fingerprint(np.zeros((2, 3)))]
+    results.append(fingerprint(pd.DataFrame({1: [1], "b": [2.0]})))
+
+    for result in results:
+        json.dumps([result.summary, result.entries])
