@@ -1,4 +1,4 @@
-"""Which store: argument › MODELVER_STORE › pyproject.toml › per-user default."""
+"""Which store: argument > MODELVER_STORE > pyproject.toml > per-user default."""
 
 from __future__ import annotations
 
@@ -46,5 +46,5 @@ def test_broken_pyproject_is_a_store_error(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.delenv("MODELVER_STORE")
     (tmp_path / "pyproject.toml").write_text("[tool.modelver\n")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StoreError, match="pyproject.toml"):
+    with pytest.raises(StoreError, match=r"pyproject\.toml"):
         choose_store()

@@ -115,6 +115,6 @@ def test_sixteen_processes_racing_for_one_tag_leave_exactly_one_winner(tmp_path:
         p.join(60)
     codes = sorted(p.exitcode for p in procs)
     assert [0] + [3] * 15 == codes
-    winner = [i for i, p in enumerate(procs) if p.exitcode == 0][0]
+    winner = next(i for i, p in enumerate(procs) if p.exitcode == 0)
     assert f'{{"writer": {winner}}}'.encode() == store.read_tag("m", "1.0.0")
     assert [] == [p for p in (tmp_path / "s" / "names" / "m" / "versions").iterdir() if p.name.startswith(".tmp")]

@@ -21,7 +21,7 @@ _Number = float | int | None
 def _structure_number(value: Any, _: Any) -> float | int | None:
     # JSON keeps 3 and 3.0 apart; so do metrics (an epoch count stays an int).
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-        return value  # type: ignore[no-any-return]
+        return value
     raise TypeError(f"expected a number or null, got {value!r}")
 
 
@@ -49,6 +49,4 @@ def canonical_json(value: Any) -> bytes:
         ValueError: ``value`` holds NaN or an infinity (they have no JSON form).
         TypeError: ``value`` holds something that is not a JSON value.
     """
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()

@@ -1,0 +1,210 @@
+"""Reading versions back: :func:`get` (metadata), :func:`load` (the model), :func:`list_versions`."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._config import decode_config
+from ._digest import digest_file
+from ._formats import deserialize
+from ._paths import validate_artifact_path
+from ._registry import VersionTag, read_tag, resolve, sorted_versions
+from ._serde import from_json_dict
+from ._settings import open_store
+from ._store import Store
+from .errors import InvalidReferenceError, StoreError, VersionNotFoundError
+from .manifest import ArtifactEntry, CreatedBy, Manifest
+
+#: Inside ``track()``: where versions read during the run are recorded as lineage inputs.
+loaded_inputs: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("modelver_inputs", default=None)
+
+
+def read_manifest(store: Store, tag: VersionTag) -> Manifest:
+    """Fetch, verify and parse the manifest a tag points at, with ``version`` and ``digest`` filled in.
+
+    Raises:
+        IntegrityError: the manifest is missing or corrupt.
+        StoreError: the manifest is not a valid modelver manifest.
+        InvalidReferenceError: it names an artifact path that is not clean (a traversal attempt).
+    """
+    body = json.loads(store.read_manifest(tag.manifest))
+    try:
+        manifest = from_json_dict({**body, "version": tag.version, "digest": tag.manifest}, Manifest)
+    except Exception as exc:
+        raise StoreError(f"manifest {tag.manifest} of {tag.name}@{tag.version} is not a valid manifest: {exc}") from exc
+    for path in manifest.artifacts:
+        validate_artifact_path(path)
+    return manifest
+
+
+@attrs.frozen(eq=False)
+class ModelVersion:
+    """One published version: its identity, manifest, and access to its artifacts.
+
+    Attributes:
+        name: model name.
+        version: the concrete SemVer version.
+        digest: the manifest digest (``"blake3:<hex>"``): the identity of the content.
+        manifest: everything the run recorded.
+        published_at: RFC 3339 UTC time the version tag was created.
+        published_by: who created the tag.
+        store: the store it lives in.
+    """
+
+    name: str
+    version: str
+    digest: str
+    manifest: Manifest
+    published_at: str
+    published_by: CreatedBy
+    store: Store = attrs.field(repr=False)
+
+    @property
+    def ref(self) -> str:
+        """``"name@version"``."""
+        return f"{self.name}@{self.version}"
+
+    def __str__(self) -> str:
+        return f"{self.ref} ({self.digest})"
+
+    def config(self, *, allow_import: bool = False) -> Any:
+        """The run's config decoded back to Python values (see :func:`modelver.decode_config`).
+
+        Raises:
+            IntegrityError: a config stored as a blob is missing or corrupt.
+        """
+        encoded = self.manifest.config
+        if isinstance(encoded, dict) and encoded.get("$type") == "blob":
+            encoded = json.loads(self.store.read_blob(encoded["digest"]))
+        return decode_config(encoded, allow_import=allow_import)
+
+    def artifact(self, name: str | None = None) -> tuple[str, ArtifactEntry]:
+        """Pick a loadable artifact: ``name`` as a path or a path without its extension; by default the only
+        loadable one, or ``model.*``.
+
+        Raises:
+            VersionNotFoundError: no artifact matches, or the choice is ambiguous (the message lists them).
+        """
+        artifacts = self.manifest.artifacts
+        if name is not None:
+            matches = [p for p in artifacts if p == name or os.path.splitext(p)[0] == name]
+        else:
+            loadable = [p for p, a in artifacts.items() if a.format != "file"]
+            matches = loadable if len(loadable) == 1 else [p for p in loadable if os.path.splitext(p)[0] == "model"]
+        if len(matches) != 1:
+            listed = ", ".join(f"{p} ({a.format})" for p, a in sorted(artifacts.items())) or "none"
+            what = f"named {name!r}" if name else "to load by default"
+            raise VersionNotFoundError(
+                f"{self.ref} has no single artifact {what}; its artifacts: {listed}. Pass name=...",
+                reference=self.ref,
+                available=tuple(sorted(artifacts)),
+            )
+        return matches[0], artifacts[matches[0]]
+
+    def load(self, name: str | None = None, *, allow_pickle: bool = False, trusted: Sequence[str] | None = None) -> Any:
+        """Read an artifact, verify its digest, and deserialize it (see :meth:`artifact` for ``name``).
+
+        Raises:
+            IntegrityError: the stored bytes do not match the manifest.
+            UnsafeFormatError: a pickle without ``allow_pickle``, or untrusted skops types.
+            VersionNotFoundError: no such artifact.
+        """
+        path, entry = self.artifact(name)
+        if entry.format == "file":
+            raise InvalidReferenceError(
+                f"{self.ref}:{path} is a plain file; use .download(directory) to get it", reference=path
+            )
+        return deserialize(self.store.read_blob(entry.digest), entry.format, allow_pickle=allow_pickle, trusted=trusted)
+
+    def download(self, directory: str | os.PathLike[str]) -> Path:
+        """Write every artifact under ``directory`` at its relative path, streamed and verified.
+
+        A file already there with the right content is kept; one with other content is not overwritten.
+
+        Returns:
+            The directory, as a :class:`~pathlib.Path`.
+
+        Raises:
+            IntegrityError: a blob is missing or corrupt (nothing is written for it).
+            StoreError: a different file is already at one of the paths.
+        """
+        root = Path(directory)
+        for rel, entry in sorted(self.manifest.artifacts.items()):
+            target = root.joinpath(*validate_artifact_path(rel).split("/"))
+            if target.exists():
+                if digest_file(target, entry.digest.split(":", 1)[0])[0] == entry.digest:
+                    continue
+                raise StoreError(f"{target} exists with other content; download {self.ref} into an empty directory")
+            self.store.download(entry.digest, target)
+        return root
+
+
+def get(ref: str, *, store: str | os.PathLike[str] | Store | None = None) -> ModelVersion:
+    """Resolve ``ref`` (``"name"``, ``"name@1.2.0"``, ``"name@latest"``, a range or digest prefix) and return the
+    version's verified manifest.
+
+    Inside ``modelver.track()`` the version is recorded as a lineage input of the run.
+
+    Raises:
+        InvalidReferenceError: ``ref`` is malformed.
+        VersionNotFoundError: nothing matches (the message lists what exists).
+        IntegrityError: the manifest is corrupt.
+    """
+    opened = open_store(store)
+    tag = resolve(opened, ref)
+    version = ModelVersion(
+        name=tag.name,
+        version=tag.version,
+        digest=tag.manifest,
+        manifest=read_manifest(opened, tag),
+        published_at=tag.created_at,
+        published_by=tag.created_by,
+        store=opened,
+    )
+    inputs = loaded_inputs.get()
+    if inputs is not None:
+        inputs.append(f"{version.name}@{version.digest}")
+    return version
+
+
+def load(
+    ref: str,
+    *,
+    store: str | os.PathLike[str] | Store | None = None,
+    name: str | None = None,
+    allow_pickle: bool = False,
+    trusted: Sequence[str] | None = None,
+) -> Any:
+    """Resolve ``ref``, verify, and return the saved model object (``get(ref).load(...)``).
+
+    Args:
+        ref: ``"name@1.2.0"``, ``"name@latest"``, ``"name"``, a range or a digest prefix.
+        store: the store (default: see ``modelver info``).
+        name: which artifact, when the version holds several loadable ones.
+        allow_pickle: permit unpickling a pickle artifact (runs code from the store).
+        trusted: extra type names to trust when loading a skops file.
+
+    Raises:
+        InvalidReferenceError, VersionNotFoundError, IntegrityError, UnsafeFormatError: see :func:`get` and
+        :meth:`ModelVersion.load`.
+    """
+    return get(ref, store=store).load(name, allow_pickle=allow_pickle, trusted=trusted)
+
+
+def list_versions(name: str, *, store: str | os.PathLike[str] | Store | None = None) -> list[VersionTag]:
+    """The version tags of ``name`` in SemVer precedence order, lowest first (one tag read per version).
+
+    Raises:
+        InvalidReferenceError: ``name`` is not a valid name.
+    """
+    from ._refs import validate_name
+
+    opened = open_store(store)
+    return [read_tag(opened, validate_name(name), str(v)) for v in sorted_versions(opened, name)]

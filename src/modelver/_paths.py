@@ -1,0 +1,41 @@
+"""Artifact paths inside a bundle: clean relative POSIX paths, checked on write and again on read."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .errors import InvalidReferenceError
+
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+MAX_PATH_LENGTH = 1024
+
+
+def validate_artifact_path(path: str) -> str:
+    """Return ``path`` if it is a clean relative POSIX path, else raise.
+
+    Refused: empty, absolute (``/x``), drive-qualified (``C:x``), backslashes (``a\\..\\x`` means traversal on
+    Windows), ``.``/``..``/empty segments, control characters and NUL, text that is not in Unicode NFC (two names
+    that differ only by normalisation would collide on macOS), over 1024 characters.
+
+    Raises:
+        InvalidReferenceError: the path is not clean; the message says which rule it breaks.
+    """
+    problem = None
+    if not path:
+        problem = "it is empty"
+    elif len(path) > MAX_PATH_LENGTH:
+        problem = f"it is {len(path)} characters long (at most {MAX_PATH_LENGTH})"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in path):
+        problem = "it contains a control character"
+    elif "\\" in path:
+        problem = "it contains a backslash; use '/' between directories"
+    elif path.startswith("/") or _DRIVE_RE.match(path):
+        problem = "it is absolute; use a path relative to the bundle"
+    elif any(part in ("", ".", "..") for part in path.split("/")):
+        problem = "it has an empty, '.' or '..' segment"
+    elif unicodedata.normalize("NFC", path) != path:
+        problem = "it is not in Unicode NFC form"
+    if problem:
+        raise InvalidReferenceError(f"artifact path {path!r} is refused: {problem}", reference=path)
+    return path

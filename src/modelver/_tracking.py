@@ -1,0 +1,470 @@
+"""``modelver.track()``: capture a training run and publish it as one immutable version.
+
+Data flow: capture (code and environment in a background thread started on entry, resources sampled in another,
+config/data/metrics/artifacts as the user logs them) → :class:`~modelver.manifest.Manifest` → store (blobs as they
+are logged, then the manifest, then the version tag: the single create-if-absent write that makes the version
+visible).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import attrs
+
+from ._code import capture_code
+from ._config import encode_config
+from ._environment import capture_environment
+from ._fingerprint import fingerprint, tree_json
+from ._formats import serialize
+from ._model_version import ModelVersion, loaded_inputs
+from ._paths import validate_artifact_path
+from ._refs import validate_name
+from ._registry import VersionTag, sorted_versions
+from ._resources import ResourceMonitor
+from ._semver import SemVer
+from ._serde import canonical_json, to_json_dict
+from ._settings import open_store
+from ._store import Store
+from .errors import CaptureError, CaptureWarning, StoreError, VersionExistsError
+from .manifest import (
+    ArtifactEntry,
+    CaptureErrorRecord,
+    CodeFacet,
+    CreatedBy,
+    DataEntry,
+    EnvironmentFacet,
+    Lineage,
+    Manifest,
+    ResourcesFacet,
+)
+
+#: A config whose canonical JSON is larger than this is stored whole as a blob and referenced from the manifest.
+CONFIG_INLINE_LIMIT_BYTES = 1 << 20
+#: The first auto-assigned version: 0.x says "not yet promised stable" (SemVer §4), as Poetry and Cargo start.
+FIRST_VERSION = SemVer(0, 1, 0)
+_MAX_VERSION_RETRIES = 1000
+RUN_SCHEMA = "modelver.run/1"
+
+
+def utc_now() -> str:
+    """The current time as RFC 3339 UTC with milliseconds, e.g. ``2026-11-29T16:01:02.345Z``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def created_by() -> CreatedBy:
+    """The OS user and host name (``"unknown"`` where they cannot be read, e.g. a container with no passwd)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return CreatedBy(user=user, host=socket.gethostname() or "unknown")
+
+
+def _media_type(path: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+class Run:
+    """A training run being captured; returned by :func:`track`.
+
+    Logging methods are safe to call from several threads. After the ``with`` block exits cleanly,
+    :attr:`version` holds the published version.
+
+    Attributes:
+        name: the model name.
+        run_id: unique id of this run (also the name of its failed-run record).
+        store: where the version is published.
+        version: the published :class:`~modelver.ModelVersion`, or ``None`` before a clean exit.
+        status: ``"created"``, ``"running"``, ``"published"`` or ``"failed"``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str | None = None,
+        config: object = None,
+        data: Mapping[str, object] | None = None,
+        store: str | os.PathLike[str] | Store | None = None,
+        strict: bool = False,
+    ) -> None:
+        self.name = validate_name(name)
+        self._requested = SemVer.parse(version) if version is not None else None
+        self.store = open_store(store)
+        self.strict = strict
+        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+        self.version: ModelVersion | None = None
+        self.status = "created"
+        self._lock = threading.RLock()
+        self._config_root = config
+        self._params: dict[str, object] = {}
+        self._data_sources = dict(data or {})
+        self._data: dict[str, DataEntry] = {}
+        self._metrics: dict[str, float | int | None] = {}
+        self._history: list[dict[str, Any]] = []
+        self._artifacts: dict[str, ArtifactEntry] = {}
+        self._errors: list[CaptureErrorRecord] = []
+        self._inputs: list[str] = []
+        self._code = CodeFacet()
+        self._environment = EnvironmentFacet()
+        self._monitor = ResourceMonitor()
+        self._static_thread: threading.Thread | None = None
+        self._background_errors: list[CaptureErrorRecord] = []
+        self._inputs_token: Any = None
+
+    # -- capture errors --------------------------------------------------------------------------------------
+
+    def _capture_failed(self, facet: str, exc: BaseException | str, *, raise_strict: bool = True) -> None:
+        record = (
+            CaptureErrorRecord(facet, "CaptureError", exc)
+            if isinstance(exc, str)
+            else CaptureErrorRecord(facet, type(exc).__name__, str(exc))
+        )
+        with self._lock:
+            self._errors.append(record)
+        if self.strict and raise_strict:
+            raise CaptureError(f"{facet} capture failed in strict mode: {record.message}")
+        warnings.warn(f"modelver: {facet} capture failed: {record.message}", CaptureWarning, stacklevel=3)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Run:
+        self.store.initialize()
+        if self._requested is not None and str(self._requested) in self.store.list_versions(self.name):
+            # Checked now so hours of training are not spent on a version that is taken; the create at the end
+            # is still atomic.
+            raise VersionExistsError(
+                f"{self.name}@{self._requested} already exists in {self.store.url}; choose another version or "
+                "leave version= unset",
+                name=self.name,
+                version=str(self._requested),
+            )
+        self.status = "running"
+        self._started_at = utc_now()
+        self._monitor.start()
+        self._static_thread = threading.Thread(target=self._capture_static, name="modelver-capture", daemon=True)
+        self._static_thread.start()
+        self._inputs_token = loaded_inputs.set(self._inputs)
+        for label, source in self._data_sources.items():
+            self.log_data(label, source)
+        return self
+
+    def _capture_static(self) -> None:
+        # Runs in a background thread; errors are collected and warned about on exit, in the user's thread.
+        try:
+            self._code, code_errors = capture_code(put_blob=self.store.put_bytes)
+        except Exception as exc:
+            code_errors = [CaptureErrorRecord("code", type(exc).__name__, str(exc))]
+        try:
+            self._environment, env_errors = capture_environment()
+        except Exception as exc:
+            env_errors = [CaptureErrorRecord("environment", type(exc).__name__, str(exc))]
+        self._background_errors = code_errors + env_errors
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        loaded_inputs.reset(self._inputs_token)
+        try:
+            manifest, body = self._finish_capture()
+        except Exception as capture_exc:
+            if exc_type is not None:
+                warnings.warn(f"modelver: could not record the failed run: {capture_exc}", CaptureWarning, stacklevel=2)
+                self.status = "failed"
+                return False
+            raise
+        if exc_type is not None:
+            self.status = "failed"
+            self._write_failed_run(body, f"{exc_type.__name__}: {exc}")
+            return False  # the user's exception propagates untouched
+        if self.strict and self._errors:
+            self.status = "failed"
+            self._write_failed_run(body, "strict mode: capture errors")
+            listed = "; ".join(f"{e.facet}: {e.message}" for e in self._errors)
+            raise CaptureError(f"{len(self._errors)} capture error(s) in strict mode, no version published: {listed}")
+        self.version = self._publish(manifest, body)
+        self.status = "published"
+        return False
+
+    def _finish_capture(self) -> tuple[Manifest, bytes]:
+        resources, resource_errors = self._monitor.stop()
+        if self._static_thread is not None:
+            self._static_thread.join()
+        for record in [*self._background_errors, *resource_errors]:
+            self._errors.append(record)
+            warnings.warn(f"modelver: {record.facet} capture failed: {record.message}", CaptureWarning, stacklevel=3)
+        manifest = self._build_manifest(resources)
+        body = to_json_dict(manifest)
+        del body["version"], body["digest"]
+        return manifest, canonical_json(body)
+
+    def _build_manifest(self, resources: ResourcesFacet) -> Manifest:
+        config = self._encoded_config()
+        history = None
+        if self._history:
+            lines = "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in self._history)
+            history = self.store.put_bytes(lines.encode())
+        return Manifest(
+            name=self.name,
+            created_at=utc_now(),
+            created_by=created_by(),
+            run_id=self.run_id,
+            code=self._code,
+            environment=self._environment,
+            config=config,
+            data=dict(self._data),
+            resources=resources,
+            metrics=dict(self._metrics),
+            metrics_history=history,
+            artifacts=dict(sorted(self._artifacts.items())),
+            lineage=Lineage(inputs=tuple(dict.fromkeys(self._inputs))),
+            capture_errors=tuple(self._errors),
+        )
+
+    def _encoded_config(self) -> Any:
+        root = self._config_root
+        if not self._params:
+            value: object = {} if root is None else root
+        elif root is None or isinstance(root, Mapping):
+            value = {**(root or {}), **self._params}
+        elif hasattr(root, "__dict__") and type(root).__name__ == "Namespace":
+            value = type(root)(**{**vars(root), **self._params})
+        else:
+            value = {"config": root, "params": self._params}
+        encoded = encode_config(value)
+        for path, error, message in encoded.errors:
+            self._capture_failed("config", f"{path}: {error}: {message}", raise_strict=False)
+        raw = canonical_json(encoded.value)
+        if len(raw) > CONFIG_INLINE_LIMIT_BYTES:
+            return {"$type": "blob", "digest": self.store.put_bytes(raw), "size_bytes": len(raw)}
+        return encoded.value
+
+    def _write_failed_run(self, body: bytes, reason: str) -> None:
+        record = {
+            "schema": RUN_SCHEMA,
+            "run_id": self.run_id,
+            "name": self.name,
+            "status": "failed",
+            "reason": reason,
+            "manifest": json.loads(body),
+        }
+        try:
+            self.store.write_run(self.run_id, canonical_json(record))
+        except Exception as exc:
+            warnings.warn(f"modelver: could not keep the failed run record: {exc}", CaptureWarning, stacklevel=3)
+
+    def _publish(self, manifest: Manifest, body: bytes) -> ModelVersion:
+        digest = self.store.put_manifest(body)
+        by = created_by()
+        for _attempt in range(_MAX_VERSION_RETRIES):
+            if self._requested is not None:
+                version = self._requested
+            else:
+                releases = [v for v in sorted_versions(self.store, self.name) if not v.is_prerelease]
+                version = releases[-1].bump("patch") if releases else FIRST_VERSION
+            tag = VersionTag(self.name, str(version), digest, utc_now(), by)
+            try:
+                self.store.create_tag(self.name, str(version), tag.to_bytes())
+            except VersionExistsError as exc:
+                if self._requested is not None:
+                    self._write_failed_run(body, f"version {version} was taken")
+                    raise VersionExistsError(
+                        f"{exc} The run's bundle is kept as manifest {digest} (run record runs/{self.run_id}.json)",
+                        name=self.name,
+                        version=str(version),
+                    ) from exc
+                continue  # another process took this number first: take the next
+            return ModelVersion(
+                name=self.name,
+                version=str(version),
+                digest=digest,
+                manifest=attrs.evolve(manifest, version=str(version), digest=digest),
+                published_at=tag.created_at,
+                published_by=by,
+                store=self.store,
+            )
+        raise StoreError(f"could not find a free version of {self.name} after {_MAX_VERSION_RETRIES} attempts")
+
+    # -- logging API -----------------------------------------------------------------------------------------
+
+    def log_params(self, **params: object) -> None:
+        """Add keyword parameters to the run's config (later values win)."""
+        with self._lock:
+            self._params.update(params)
+
+    def log_config(self, config: Mapping[str, object]) -> None:
+        """Add a mapping to the run's config (later values win)."""
+        with self._lock:
+            self._params.update(config)
+
+    def log_metrics(self, metrics: Mapping[str, object], step: int | None = None) -> None:
+        """Record metric values; the manifest keeps the last value of each, a blob keeps every call.
+
+        Values must be real numbers (Python, numpy, or anything ``float()`` accepts such as a 0-d tensor).
+        NaN and infinities are kept in the history and recorded as ``None`` with a capture error in ``metrics``.
+        """
+        entry: dict[str, Any] = {"time": time.time()}
+        if step is not None:
+            entry["step"] = int(step)
+        for key, raw in metrics.items():
+            try:
+                value: float | int = raw if isinstance(raw, int) else float(raw)  # type: ignore[arg-type]
+            except (TypeError, ValueError) as exc:
+                self._capture_failed("metrics", f"metric {key!r}={raw!r} is not a number: {exc}")
+                continue
+            finite = isinstance(value, int) or math.isfinite(value)
+            entry[key] = value if finite else str(value)
+            with self._lock:
+                if not finite and self._metrics.get(key, 0) is not None:
+                    self._capture_failed("metrics", f"metric {key!r} is {value}; recorded as null", raise_strict=False)
+                self._metrics[key] = value if finite else None
+        with self._lock:
+            self._history.append(entry)
+
+    def log_data(self, label: str, source: object) -> DataEntry | None:
+        """Fingerprint a data source (path, fsspec URL, numpy array, pandas frame, bytes) under ``label``.
+
+        Returns:
+            The recorded entry, or ``None`` when the fingerprint failed (recorded as a capture error).
+        """
+        try:
+            fp = fingerprint(source, algorithm=self.store.algorithm)
+            # The stored listing hashes to the tree digest itself, so a drift check can diff file by file.
+            tree = self.store.put_bytes(tree_json(fp.entries)) if fp.entries else None
+        except Exception as exc:
+            self._capture_failed("data", f"{label!r}: {exc}")
+            return None
+        entry = DataEntry(
+            uri=fp.uri,
+            digest=fp.digest,
+            size_bytes=fp.size_bytes,
+            files=fp.files,
+            kind=fp.kind,
+            method=fp.method,
+            summary=dict(fp.summary),
+            tree=tree,
+        )
+        if fp.skipped:
+            self._capture_failed("data", f"{label!r}: not hashed: {'; '.join(fp.skipped)}", raise_strict=False)
+        with self._lock:
+            self._data[label] = entry
+        return entry
+
+    def save_model(
+        self, obj: object, name: str = "model", *, format: str | None = None, allow_pickle: bool = False
+    ) -> str:
+        """Serialize ``obj`` in a safe format (see :mod:`modelver._formats`) and add it to the bundle.
+
+        Args:
+            obj: the model (a scikit-learn estimator, numpy array, JSON-able dict/list, or anything with pickle).
+            name: artifact name; the stored path is ``name`` plus the format's extension (``model.skops``).
+            format: force ``"skops"``, ``"npy"``, ``"json"`` or ``"pickle"``.
+            allow_pickle: permit pickle when no safe format fits.
+
+        Returns:
+            The artifact's path in the bundle.
+
+        Raises:
+            UnsafeFormatError: only pickle fits and ``allow_pickle`` is false (nothing is written).
+            InvalidReferenceError: ``name`` is not a clean relative path.
+        """
+        validate_artifact_path(name)
+        serialized = serialize(obj, format=format, allow_pickle=allow_pickle)
+        path = validate_artifact_path(name + serialized.extension)
+        digest = self.store.put_bytes(serialized.data)
+        with self._lock:
+            self._artifacts[path] = ArtifactEntry(
+                digest, len(serialized.data), serialized.media_type, serialized.format
+            )
+        return path
+
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[str]:
+        """Add a file, or every file under a directory, to the bundle as plain files.
+
+        Args:
+            path: a local file or directory.
+            name: path in the bundle (default: the file or directory name). A directory's files go below it.
+
+        Returns:
+            The bundle paths added.
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+            InvalidReferenceError: ``name`` is not a clean relative path.
+        """
+        source = Path(path)
+        prefix = validate_artifact_path(name if name is not None else source.name)
+        if source.is_file():
+            files = [(prefix, source)]
+        elif source.is_dir():
+            files = sorted(
+                (f"{prefix}/{p.relative_to(source).as_posix()}", p) for p in source.rglob("*") if p.is_file()
+            )
+        else:
+            raise FileNotFoundError(f"log_artifact: {source} is neither a file nor a directory")
+        added = []
+        for rel, file in files:
+            validate_artifact_path(rel)
+            digest, size = self.store.put_file(file)
+            with self._lock:
+                self._artifacts[rel] = ArtifactEntry(digest, size, _media_type(rel), "file")
+            added.append(rel)
+        return added
+
+
+def track(
+    name: str,
+    *,
+    version: str | None = None,
+    config: object = None,
+    data: Mapping[str, object] | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
+    strict: bool = False,
+) -> Run:
+    """Capture a training run; on a clean exit of the ``with`` block, publish it as one immutable version.
+
+    Usage::
+
+        with modelver.track("churn", config={"lr": 0.1}, data={"train": "data/train.csv"}) as run:
+            model = train(...)
+            run.log_metrics({"accuracy": acc})
+            run.save_model(model)
+        print(run.version)          # churn@0.1.3 (blake3:...)
+
+    Code (git state or a source snapshot), installed packages, config, data fingerprints and resources are
+    captured automatically. A capture that fails is recorded in ``capture_errors`` with a :class:`CaptureWarning`
+    and never stops training, unless ``strict=True``. If the block raises, no version is published, the capture is
+    kept as ``runs/<run_id>.json`` in the store, and the exception propagates untouched.
+
+    Args:
+        name: model name (lowercase letters, digits, ``-_.``, namespaces with ``/``).
+        version: an explicit SemVer 2.0.0 version; default: the next patch after the highest release
+            (``0.1.0`` first).
+        config: the run's config: a mapping, ``argparse.Namespace``, dataclass, attrs instance... encoded
+            losslessly (:func:`modelver.encode_config`).
+        data: label to data source, fingerprinted on entry (paths, fsspec URLs, numpy arrays, pandas frames).
+        store: store URL or path (default: see ``modelver info``).
+        strict: turn capture failures into :class:`CaptureError` (and publish nothing).
+
+    Raises:
+        InvalidReferenceError: bad name or version (before anything runs).
+        VersionExistsError: ``version`` is taken (checked on entry, and atomically at publish).
+        StoreError: the store cannot be written or cannot publish atomically.
+    """
+    return Run(name, version=version, config=config, data=data, store=store, strict=strict)

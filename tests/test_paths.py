@@ -1,0 +1,53 @@
+"""Artifact paths: only clean relative POSIX paths pass."""
+
+from __future__ import annotations
+
+import posixpath
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from modelver import InvalidReferenceError
+from modelver._paths import validate_artifact_path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "../x",
+        "a/../../x",
+        "/etc/passwd",
+        "C:\\x",
+        "c:x",
+        "a\\..\\x",
+        "a//b",
+        "./a",
+        "a/.",
+        "a\x00b",
+        "a\nb",
+        "e\u0301.txt",
+    ],
+)
+def test_unclean_paths_are_refused(path: str) -> None:
+    """Traversal, absolute, drive, backslash, empty segments, control characters and non-NFC are refused."""
+    with pytest.raises(InvalidReferenceError):
+        validate_artifact_path(path)
+
+
+@pytest.mark.parametrize("path", ["model.skops", "tokenizer/vocab.txt", "a/b/c.d", "é.txt", "..hidden/x"])
+def test_clean_paths_pass(path: str) -> None:
+    """Ordinary relative paths are returned unchanged."""
+    assert path == validate_artifact_path(path)
+
+
+@given(st.text())
+def test_any_accepted_path_stays_inside_the_bundle(path: str) -> None:
+    """Whatever the text, either it is refused with InvalidReferenceError or it cannot leave its root."""
+    try:
+        validate_artifact_path(path)
+    except InvalidReferenceError:
+        return
+    joined = posixpath.normpath(posixpath.join("/root", path))
+    assert joined.startswith("/root/")
