@@ -1,0 +1,165 @@
+"""The ``modelver`` command line.
+
+Every :class:`~modelver.errors.ModelverError` becomes one line on stderr and exit code 1; set ``MODELVER_DEBUG=1``
+for the traceback (the convention of huggingface_hub's CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ._model_version import get, list_versions
+from ._serde import to_json_dict
+from ._settings import ENV_DEBUG, choose_store, open_store
+from ._verify import verify
+from .errors import ModelverError
+
+_console = Console(soft_wrap=True)
+
+
+def _human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--store", envvar=None, default=None, help="Store URL or path (default: see `modelver info`).")
+@click.version_option(package_name="modelver")
+@click.pass_context
+def cli(ctx: click.Context, store: str | None) -> None:
+    """Version models: list, show and verify what `modelver.track()` published."""
+    ctx.obj = store
+
+
+@cli.command()
+@click.pass_obj
+def info(store: str | None) -> None:
+    """Print the store in use and why it was chosen."""
+    choice = choose_store(store)
+    opened = open_store(choice.url)
+    _console.print(f"store:     {choice.url}")
+    _console.print(f"chosen by: {choice.source}")
+    if opened.exists():
+        _console.print(f"digest:    {opened.algorithm}")
+        _console.print(f"names:     {len(opened.list_names())}")
+    else:
+        _console.print("state:     empty (created on the first publish)")
+
+
+@cli.command(name="list")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def list_(store: str | None, name: str | None, as_json: bool) -> None:
+    """List model names, or the versions of NAME (oldest first)."""
+    opened = open_store(store)
+    if name is None:
+        names = opened.list_names()
+        if as_json:
+            _print_json(names)
+            return
+        if not names:
+            _console.print(f"no versions in {opened.url} yet")
+        for n in names:
+            click.echo(n)
+        return
+    tags = list_versions(name, store=opened)
+    if as_json:
+        _print_json([to_json_dict(t) for t in tags])
+        return
+    table = Table(title=f"{name} in {opened.url}")
+    for column in ("version", "published", "by", "digest"):
+        table.add_column(column)
+    for tag in tags:
+        table.add_row(tag.version, tag.created_at, f"{tag.created_by.user}@{tag.created_by.host}", tag.manifest[:19])
+    _console.print(table)
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
+@click.pass_obj
+def show(store: str | None, ref: str, as_json: bool) -> None:
+    """Show what version REF (name[@spec]) recorded."""
+    version = get(ref, store=store)
+    m = version.manifest
+    if as_json:
+        _print_json(to_json_dict(m))
+        return
+    _console.print(f"[bold]{version.ref}[/bold]  {version.digest}")
+    _console.print(f"published {version.published_at} by {version.published_by.user}@{version.published_by.host}")
+    git = m.code.git
+    if git is not None:
+        state = "dirty" if git.dirty else "clean"
+        _console.print(f"code       {git.commit[:12]} on {git.branch or '(detached)'} ({state}) {m.code.entrypoint}")
+    else:
+        _console.print(f"code       snapshot of {len(m.code.sources)} file(s), entrypoint {m.code.entrypoint}")
+    _console.print(f"python     {m.environment.python} ({len(m.environment.packages)} packages)")
+    r = m.resources
+    _console.print(
+        f"resources  wall {r.wall_time_s:.2f} s, cpu {r.cpu_time_s:.2f} s, peak {_human_bytes(r.peak_rss_bytes)}"
+    )
+    for label, d in m.data.items():
+        _console.print(f"data       {label}: {d.uri} {d.digest[:19]} ({_human_bytes(d.size_bytes)}, {d.files} file(s))")
+    for key, value in m.metrics.items():
+        _console.print(f"metric     {key} = {value}")
+    for path, a in m.artifacts.items():
+        _console.print(f"artifact   {path} ({a.format}, {_human_bytes(a.size_bytes)})")
+    if m.capture_errors:
+        _console.print(f"[yellow]{len(m.capture_errors)} capture error(s)[/yellow]")
+        for e in m.capture_errors:
+            _console.print(f"  {e.facet}: {e.message}")
+
+
+@cli.command(name="verify")
+@click.argument("ref")
+@click.pass_obj
+def verify_(store: str | None, ref: str) -> None:
+    """Re-hash everything version REF references; exit 1 if anything is missing or corrupt."""
+    report = verify(ref, store=store)
+    table = Table(title=f"{report.ref} {report.digest[:19]}")
+    for column in ("object", "digest", "status"):
+        table.add_column(column)
+    for obj in report.objects:
+        style = "green" if obj.status == "ok" else "red"
+        table.add_row(obj.role, obj.digest[:19], f"[{style}]{obj.status}[/{style}] {obj.detail}")
+    _console.print(table)
+    if not report.ok:
+        bad = sum(o.status != "ok" for o in report.objects)
+        raise click.ClickException(f"{bad} of {len(report.objects)} objects of {report.ref} failed verification")
+    _console.print(f"all {len(report.objects)} objects verified")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a :class:`ModelverError` prints one line and exits 1 (``MODELVER_DEBUG=1``: traceback)."""
+    try:
+        cli.main(args=argv, prog_name="modelver", standalone_mode=False)
+    except ModelverError as exc:
+        if os.environ.get(ENV_DEBUG):
+            raise
+        click.echo(f"modelver: error: {exc}", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
