@@ -1,8 +1,8 @@
 """Which store a process uses, and why.
 
-Order (first that applies wins): an explicit ``store=`` argument › the ``MODELVER_STORE`` environment variable ›
+Order (first that applies wins): an explicit ``store=`` argument > the ``MODELVER_STORE`` environment variable >
 ``[tool.modelver] store`` in the nearest ``pyproject.toml`` above the working directory (a relative path there is
-relative to that file) › the per-user default, ``platformdirs.user_data_dir("modelver")/store``, which a training
+relative to that file) > the per-user default, ``platformdirs.user_data_dir("modelver")/store``, which a training
 script and a serving script started from different directories on the same machine both find.
 """
 

@@ -174,9 +174,7 @@ class Store:
             else:
                 self.check_publishable()
                 if not data:
-                    raise ValueError(
-                        "an empty create-if-absent is unconditional on S3; write non-empty objects"
-                    )
+                    raise ValueError("an empty create-if-absent is unconditional on S3; write non-empty objects")
                 self.fs.pipe_file(path, data, mode="create")
         except FileExistsError:
             raise
