@@ -235,3 +235,16 @@ def test_directory_data_keeps_a_file_listing_whose_digest_is_the_tree_digest(tmp
     listing = json.loads(run.store.read_blob(entry.digest))
     assert ["cats/1.png", "dogs.csv"] == [e[0] for e in listing["entries"]]
     assert "data images file list" in [o.role for o in modelver.verify("m").objects]
+
+
+def test_strict_failure_while_fingerprinting_data_on_entry_leaves_no_capture_thread(tmp_path: Path) -> None:
+    """A strict data failure in track(data=...) raises on entry, keeps a failed run and stops the capture threads."""
+    import threading
+
+    before = {t.name for t in threading.enumerate()}
+    run = modelver.track("m", data={"train": tmp_path / "missing.csv"}, strict=True)
+    with pytest.raises(CaptureError, match=r"missing\.csv"):
+        run.__enter__()
+    assert "failed" == run.status
+    assert before == {t.name for t in threading.enumerate()}
+    assert (run.store.url + f"/runs/{run.run_id}.json") in [str(p) for p in Path(run.store.url, "runs").iterdir()]

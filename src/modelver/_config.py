@@ -27,9 +27,11 @@ are all ``str`` with none of them ``"$type"``. Everything else becomes a *tagged
 - ``timedelta``: ``value`` is an ISO 8601 duration, ``[-]P<days>DT<seconds>[.<microseconds>]S``.
 - ``enum``: an enum member, as ``class`` (``"module:QualName"``), ``name`` and the encoded ``value``.
 - ``numpy.generic``: a numpy scalar, as ``dtype`` (``dtype.str``, byte order included) and ``value``, the exact value
-  as a Python number, string, ``bytes`` or date.
-- ``numpy.ndarray``: a numpy array, as ``dtype``, ``shape`` and ``values`` (nested lists). Boolean, integer, float and
-  complex (up to 64-bit components), ``datetime64``, ``timedelta64``, ``str_`` and ``bytes_`` dtypes only.
+  as a Python number, string or ``bytes``; ``datetime64``/``timedelta64`` as the int64 count of their unit (exact,
+  ``NaT`` included).
+- ``numpy.ndarray``: a numpy array, as ``dtype``, ``shape`` and ``values`` (nested lists; int64 unit counts for
+  ``datetime64``/``timedelta64``). Boolean, integer, float and complex (up to 64-bit components), ``datetime64``,
+  ``timedelta64``, ``str_`` and ``bytes_`` dtypes only.
 - ``dataclass``, ``attrs``: an instance, as ``class`` and ``fields`` (field name to encoded value). Decoding calls the
   class with the fields its ``__init__`` takes (so validators and ``__post_init__`` run) and sets the others.
 - ``namespace``: an ``argparse.Namespace``, as ``fields``.
@@ -355,6 +357,16 @@ def _encode_numpy(enc: _Encoder, value: Any, path: str) -> Any:
     if dtype.kind not in _NUMPY_KINDS or dtype.itemsize > _NUMPY_MAX_ITEMSIZE.get(dtype.kind, dtype.itemsize):
         raise TypeError(f"no lossless encoding for numpy dtype {dtype} (kind {dtype.kind!r})")
     out: dict[str, Any] = {TAG: tag, "dtype": dtype.str}
+    if dtype.kind in "mM":
+        # As int64 counts of the dtype's unit: exact, NaT included. Going through datetime/timedelta is not
+        # (numpy converts back via microseconds and overflows near the ends of the int64 range).
+        counts = np.asarray(value).view(np.int64)
+        if tag == "numpy.generic":
+            out["value"] = int(counts)
+        else:
+            out["shape"] = list(value.shape)
+            out["values"] = counts.tolist()
+        return out
     if tag == "numpy.generic":
         out["value"] = enc.encode(value.item(), path)
         return out
@@ -476,6 +488,10 @@ def _decode_numpy(obj: dict[str, Any], allow_import: bool) -> Any:
     except ImportError:
         return obj
     dtype = np.dtype(obj["dtype"])
+    if dtype.kind in "mM":
+        counts = np.array(obj["value"] if obj[TAG] == "numpy.generic" else obj["values"], dtype=np.int64)
+        decoded = counts.view(dtype)
+        return decoded[()] if obj[TAG] == "numpy.generic" else decoded.reshape(obj["shape"])
     if obj[TAG] == "numpy.generic":
         return np.array(_decode(obj["value"], allow_import), dtype=dtype)[()]
     return np.array(_decode(obj["values"], allow_import), dtype=dtype).reshape(obj["shape"])

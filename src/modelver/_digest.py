@@ -22,7 +22,8 @@ CHUNK_BYTES = 1 << 20
 # blake3's own threads pay off only on large inputs; below this a single thread is faster.
 _MMAP_THRESHOLD_BYTES = 8 << 20
 _DIGEST_RE = re.compile(r"^(?P<algo>[a-z0-9]+):(?P<hex>[0-9a-f]+)$")
-_HEX_LENGTH = {"blake3": 64, "sha256": 64}
+#: Hex digits of a full digest per algorithm.
+HEX_LENGTH = {"blake3": 64, "sha256": 64}
 
 
 class Hasher(Protocol):
@@ -85,7 +86,7 @@ def split_digest(digest: str) -> tuple[str, str]:
         InvalidReferenceError: the text is not ``algo:hex`` with a known algorithm and full-length hex.
     """
     match = _DIGEST_RE.match(digest)
-    if match is None or match["algo"] not in _HEX_LENGTH or len(match["hex"]) != _HEX_LENGTH[match["algo"]]:
+    if match is None or match["algo"] not in HEX_LENGTH or len(match["hex"]) != HEX_LENGTH[match["algo"]]:
         raise InvalidReferenceError(
             f"{digest!r} is not a digest; expected 'blake3:<64 hex>' or 'sha256:<64 hex>'", reference=digest
         )

@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 
 import attrs
 
-from ._digest import _HEX_LENGTH, ALGORITHMS, DEFAULT_ALGORITHM
+from ._digest import ALGORITHMS, DEFAULT_ALGORITHM, HEX_LENGTH
 from ._semver import (
     InvalidFragmentError,
     PrecedenceKey,
@@ -541,7 +541,7 @@ def _parse_digest_prefix(spec: str) -> str:
         if bad in "ABCDEF":
             raise InvalidFragmentError("digest hex digits are lowercase")
         raise InvalidFragmentError(f"the digest contains {bad!r}, which is not a hex digit")
-    full = _HEX_LENGTH.get(algorithm, 64)
+    full = HEX_LENGTH.get(algorithm, 64)
     if len(hex_part) < MIN_DIGEST_PREFIX:
         raise InvalidFragmentError(
             f"the digest prefix has {len(hex_part)} hex digit{'s' if len(hex_part) > 1 else ''}; give at least"

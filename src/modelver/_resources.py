@@ -183,6 +183,13 @@ class ResourceMonitor:
             return  # no GPU library is not a failure: most runs have no GPU
         try:
             pynvml.nvmlInit()
+        except Exception as exc:  # NVMLError subclasses, OSError for a missing library
+            # nvidia-ml-py is often installed (torch pulls it in) on machines with no NVIDIA driver: no GPU, not
+            # a failure. Any other init error is worth recording.
+            if type(exc).__name__ not in {"NVMLError_LibraryNotFound", "NVMLError_DriverNotLoaded"}:
+                self._record(exc, "GPU capture failed (NVML)")
+            return
+        try:
             self._nvml = pynvml
             for index in range(pynvml.nvmlDeviceGetCount()):
                 handle = pynvml.nvmlDeviceGetHandleByIndex(index)

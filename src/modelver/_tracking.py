@@ -13,6 +13,7 @@ import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -145,6 +146,8 @@ class Run:
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def __enter__(self) -> Run:
+        if self.status != "created":
+            raise RuntimeError(f"run {self.run_id} was already entered; call modelver.track() for a new run")
         self.store.initialize()
         if self._requested is not None and str(self._requested) in self.store.list_versions(self.name):
             # Checked now so hours of training are not spent on a version that is taken; the create at the end
@@ -161,8 +164,13 @@ class Run:
         self._static_thread = threading.Thread(target=self._capture_static, name="modelver-capture", daemon=True)
         self._static_thread.start()
         self._inputs_token = loaded_inputs.set(self._inputs)
-        for label, source in self._data_sources.items():
-            self.log_data(label, source)
+        try:
+            for label, source in self._data_sources.items():
+                self.log_data(label, source)
+        except BaseException:
+            # strict mode (or Ctrl-C) while fingerprinting: stop the capture threads and keep the failed run
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def _capture_static(self) -> None:
@@ -249,7 +257,8 @@ class Run:
             value = {"config": root, "params": self._params}
         encoded = encode_config(value)
         for path, error, message in encoded.errors:
-            self._capture_failed("config", f"{path}: {error}: {message}", raise_strict=False)
+            where = f"config key {path!r}" if path else "the config"
+            self._capture_failed("config", f"{where}: {error}: {message}", raise_strict=False)
         raw = canonical_json(encoded.value)
         if len(raw) > CONFIG_INLINE_LIMIT_BYTES:
             return {"$type": "blob", "digest": self.store.put_bytes(raw), "size_bytes": len(raw)}

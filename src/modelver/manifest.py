@@ -71,7 +71,10 @@ class GitInfo:
         remote: URL of the ``origin`` remote (else the first remote) with credentials stripped, or ``None``.
         diff: digest of the blob holding ``git diff --binary HEAD`` when tracked files changed, else ``None``.
         untracked: untracked, not-ignored files (POSIX paths relative to the repository root) to the digest of
-            their content, or ``None`` for files over the size limit (their content is not stored).
+            their stored content, or ``None`` when the content is not stored: over the size limit, a name that
+            usually holds secrets (``.env``, ``*.pem``, ``*.key``, ``id_rsa*``, ``credentials*``, ``*secret*``), a
+            nested repository (listed as ``"dir/"``), a special file, or a failed write. Symlinks are stored as
+            their target text, as git stores them.
         shallow: whether the clone is shallow.
         root: absolute path of the working tree on the capturing machine.
     """
@@ -234,7 +237,7 @@ class Manifest:
         created_by: user and host.
         run_id: the run's unique id.
         code, environment, resources: captured facets.
-        config: the run's config, losslessly encoded (:mod:`modelver.config`); a large config is replaced by
+        config: the run's config, losslessly encoded (:func:`modelver.encode_config`); a large config is replaced by
             ``{"$type": "blob", "digest": ..., "size_bytes": ...}``.
         data: label to data fingerprint.
         metrics: metric name to its last logged value (``None`` for NaN/inf, with a capture error).
