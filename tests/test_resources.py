@@ -53,7 +53,7 @@ def wait_for_samples(monitor: ResourceMonitor, count: int) -> None:
         time.sleep(0.01)
 
 
-def run_in_fresh_interpreter(body: str) -> dict[str, object]:
+def run_in_fresh_interpreter(body: str, interval_s: float = 60.0) -> dict[str, object]:
     """Run ``body`` in a new interpreter between ``monitor.start()`` and ``stop()``; return the facet as JSON.
 
     A fresh process has a fresh ``RUSAGE_CHILDREN`` high-water mark, untouched by the children of earlier tests.
@@ -66,14 +66,14 @@ def run_in_fresh_interpreter(body: str) -> dict[str, object]:
         from modelver._resources import ResourceMonitor
         from modelver._serde import to_json_dict
 
-        monitor = ResourceMonitor(interval_s=60.0)  # one sample at start, one at stop: rusage must do the rest
+        monitor = ResourceMonitor(interval_s={interval_s})  # 60 s: one sample at start, one at stop
         monitor.start()
         {body}
         facet, errors = monitor.stop()
         own_rss = psutil.Process().memory_info().rss
         print(json.dumps({{"facet": to_json_dict(facet), "errors": len(errors), "own_rss": own_rss}}))
         """
-    ).format(body=body)
+    ).format(body=body, interval_s=interval_s)
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT_S, check=False
     )
@@ -274,3 +274,21 @@ def test_linux_descendants_match_psutil() -> None:
 
     assert expected == actual
     assert 2 == len(actual)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PSS comes from Linux's /proc/<pid>/smaps_rollup")
+def test_forked_child_sharing_the_parents_memory_is_not_counted_twice() -> None:
+    """A child sampled between fork and exec shares the parent's 400 MiB: the tree peak stays near 400, not 800."""
+    body = textwrap.dedent(
+        """
+        import time
+        data = b'x' * (400 << 20)
+        # preexec_fn forces a real fork and holds the child, sharing every page, for half a second before exec
+        subprocess.run([sys.executable, '-c', 'pass'], preexec_fn=lambda: time.sleep(0.5), check=True)
+        """
+    )
+    result = run_in_fresh_interpreter(body, interval_s=0.02)
+    facet = result["facet"]
+    assert isinstance(facet, dict)
+    assert facet["peak_rss_bytes"] >= 400 * MB
+    assert facet["peak_rss_bytes"] < 1.5 * result["own_rss"]  # type: ignore[operator]

@@ -9,7 +9,10 @@ the memory of this process and of every live descendant (children, grandchildren
   children, plus, read through psutil at ``stop()``, the user + system time (and waited-for children time) of every
   descendant still alive, less what those descendants had already used when sampling began.
 - ``peak_rss_bytes``: the largest of
-  (a) the sampled sum of RSS over the whole process tree (own RSS + the RSS of every live descendant),
+  (a) the sampled memory of the whole process tree: on Linux the sum of PSS (proportional set size, from
+  ``/proc/<pid>/smaps_rollup``, about 0.3 ms for a 1 GiB process) over this process and every live descendant, so
+  pages a forked child still shares with its parent count once, not twice; elsewhere, or where ``smaps_rollup``
+  is missing (Linux < 4.14), the sum of RSS,
   (b) this process's lifetime peak (``getrusage(RUSAGE_SELF).ru_maxrss``), and
   (c) the peak of the largest terminated, waited-for descendant (``getrusage(RUSAGE_CHILDREN).ru_maxrss``),
   so that a child that lived for less than one sampling interval still counts. ``ru_maxrss`` is in KiB on Linux and
@@ -17,12 +20,13 @@ the memory of this process and of every live descendant (children, grandchildren
   carries over ``exec`` the peak of the forked copy of the parent), so each is used only when it rose between
   ``start()`` and ``stop()``: a peak reached before ``start()`` (by an earlier run in the same process, or by the
   parent we were forked from) is not charged to this run. A short-lived child whose peak stays below such an
-  earlier child's peak is therefore seen only if a sample catches it. RSS sums count shared pages (libraries,
-  copy-on-write memory after ``fork``) once per process, so the tree sum can exceed the memory actually in use.
+  earlier child's peak is therefore seen only if a sample catches it. An RSS sum (the fallback of (a)) counts
+  shared pages (libraries, copy-on-write memory after ``fork``) once per process, so it can exceed the memory in
+  use: a child sampled between ``fork`` and ``exec`` would double the parent.
 - ``gpus``: with NVML (the ``pynvml`` module of the ``nvidia-ml-py`` package), one mapping per device: ``index``,
   ``name``, ``memory_total_bytes``, ``peak_memory_used_bytes`` (sampled, device-wide: other processes' memory
   counts too) and ``driver``. Without ``pynvml`` there are no GPUs and no error; when ``pynvml`` imports but NVML
-  fails (no driver, say) the failure is recorded as an error.
+  fails for another reason than a missing library or driver (no GPU), the failure is recorded as an error.
 
 Not measured: CPU time of descendants that exit and are reaped by someone other than this process or a live
 descendant (orphans adopted by init), and CPU time that a descendant alive at ``start()`` used before it, if that
@@ -365,6 +369,16 @@ def _linux_descendants(pid: int) -> list[int]:
 
 
 def _linux_rss(pid: int) -> int:
+    """PSS of ``pid`` in bytes (shared pages split between their sharers), else its RSS; 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        pass  # exited, or a kernel without smaps_rollup: statm below tells which
+    except (OSError, IndexError, ValueError):
+        return 0
     try:
         with open(f"/proc/{pid}/statm", "rb") as handle:
             return int(handle.read().split()[1]) * _PAGE_BYTES

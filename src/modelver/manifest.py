@@ -174,8 +174,9 @@ class ResourcesFacet:
     Attributes:
         wall_time_s: elapsed wall-clock time in seconds.
         cpu_time_s: user + system CPU seconds of this process and its children (waited-for and still running).
-        peak_rss_bytes: peak resident memory of the whole process tree in bytes: the larger of the sampled sum over
-            the tree, this process's own peak and the largest waited-for child's peak (``getrusage``).
+        peak_rss_bytes: peak resident memory of the whole process tree in bytes: the largest of the sampled sum
+            over the tree (PSS on Linux, so pages a forked child shares with its parent count once), this process's
+            own peak and the largest waited-for child's peak (``getrusage``).
         cpu_count: logical CPUs.
         memory_total_bytes: physical memory in bytes.
         gpus: one mapping per NVIDIA GPU (name, memory_total_bytes, peak_memory_used_bytes, driver), when NVML is
