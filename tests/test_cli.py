@@ -104,3 +104,40 @@ def test_errors_are_one_line_and_exit_1_with_a_traceback_on_debug() -> None:
     assert 1 == debug.returncode
     assert "Traceback" in debug.stderr
     assert "InvalidReferenceError" in debug.stderr
+
+
+def test_show_prints_config_and_the_diff_on_request(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """show lists config keys; show --diff prints the recorded uncommitted diff."""
+    repo = make_repo({"train.py": "import modelver\nwith modelver.track('d', config={'lr': 0.25}):\n    pass\n"})
+    (repo / "train.py").write_text((repo / "train.py").read_text() + "# tuned\n")
+    subprocess.run([sys.executable, "train.py"], cwd=repo, check=True, capture_output=True)
+    summary = cli("show", "d")
+    assert "config     lr = 0.25" in summary.stdout
+    diff = cli("show", "d", "--diff")
+    assert "+# tuned" in diff.stdout
+
+
+def test_list_of_an_unknown_name_is_an_error() -> None:
+    """list NAME for a name with no versions fails like show does, with a suggestion."""
+    with modelver.track("iris"):
+        pass
+    out = cli("list", "irs")
+    assert 1 == out.returncode
+    assert "did you mean iris" in out.stderr
+
+
+def test_runs_lists_runs_that_published_nothing() -> None:
+    """A raising block leaves a run record that `modelver runs` shows with its reason."""
+    with pytest.raises(ZeroDivisionError), modelver.track("boom"):
+        _ = 1 / 0
+    out = cli("runs", "--json")
+    assert [("boom", "failed")] == [(r["name"], r["status"]) for r in json.loads(out.stdout)]
+    assert "modelver runs" in cli("show", "boom").stderr
+
+
+def test_missing_filesystem_package_is_one_line_naming_the_extra() -> None:
+    """A store URL whose fsspec implementation is not installed names the extra to install."""
+    out = cli("--store", "gs://bucket/store", "list")
+    assert 1 == out.returncode
+    assert "modelver[gcs]" in out.stderr
+    assert 1 == len(out.stderr.strip().splitlines())

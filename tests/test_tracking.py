@@ -248,3 +248,20 @@ def test_strict_failure_while_fingerprinting_data_on_entry_leaves_no_capture_thr
     assert "failed" == run.status
     assert before == {t.name for t in threading.enumerate()}
     assert (run.store.url + f"/runs/{run.run_id}.json") in [str(p) for p in Path(run.store.url, "runs").iterdir()]
+
+
+def test_saving_twice_under_one_name_keeps_the_latest_with_a_warning() -> None:
+    """A checkpoint saved every epoch under one name: the bundle holds the last one, and the user is told."""
+    with modelver.track("m") as run:
+        run.save_model({"epoch": 1}, name="checkpoint")
+        with pytest.warns(UserWarning, match="already saved"):
+            run.save_model({"epoch": 2}, name="checkpoint")
+    assert {"epoch": 2} == modelver.load("m", name="checkpoint")
+
+
+def test_loading_a_version_without_artifacts_says_so() -> None:
+    """A metadata-only version loads nothing, and the error says the run saved no artifact."""
+    with modelver.track("m"):
+        pass
+    with pytest.raises(modelver.VersionNotFoundError, match="saved none"):
+        modelver.load("m")

@@ -98,8 +98,13 @@ class ModelVersion:
         else:
             loadable = [p for p, a in artifacts.items() if a.format != "file"]
             matches = loadable if len(loadable) == 1 else [p for p in loadable if os.path.splitext(p)[0] == "model"]
+        if not artifacts:
+            raise VersionNotFoundError(
+                f"{self.ref} has no artifacts: its run saved none (call run.save_model(...) or run.log_artifact(...))",
+                reference=self.ref,
+            )
         if len(matches) != 1:
-            listed = ", ".join(f"{p} ({a.format})" for p, a in sorted(artifacts.items())) or "none"
+            listed = ", ".join(f"{p} ({a.format})" for p, a in sorted(artifacts.items()))
             what = f"named {name!r}" if name else "to load by default"
             raise VersionNotFoundError(
                 f"{self.ref} has no single artifact {what}; its artifacts: {listed}. Pass name=...",
@@ -107,6 +112,16 @@ class ModelVersion:
                 available=tuple(sorted(artifacts)),
             )
         return matches[0], artifacts[matches[0]]
+
+    def code_diff(self) -> bytes | None:
+        """The uncommitted changes of tracked files when the run started (``git diff --binary HEAD``), verified;
+        ``None`` when the tree was clean or there was no git.
+
+        Raises:
+            IntegrityError: the diff blob is missing or corrupt.
+        """
+        git = self.manifest.code.git
+        return self.store.read_blob(git.diff) if git is not None and git.diff else None
 
     def load(self, name: str | None = None, *, allow_pickle: bool = False, trusted: Sequence[str] | None = None) -> Any:
         """Read an artifact, verify its digest, and deserialize it (see :meth:`artifact` for ``name``).

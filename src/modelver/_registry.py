@@ -85,7 +85,8 @@ def _nearest(versions: list[SemVer], target: SemVer, count: int = 3) -> tuple[st
     return tuple(str(v) for v in versions[max(0, at - count) : at + count])
 
 
-def _unknown_name(store: Store, name: str) -> VersionNotFoundError:
+def unknown_name(store: Store, name: str) -> VersionNotFoundError:
+    """The error for a name with no versions: it names close or existing names, and where failed runs are."""
     names = store.list_names()
     close = difflib.get_close_matches(name, names, n=3)
     if close:
@@ -94,6 +95,8 @@ def _unknown_name(store: Store, name: str) -> VersionNotFoundError:
         hint = f"names in this store: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
     else:
         hint = "the store has no versions yet; publish one with modelver.track()"
+    if store.has_runs():
+        hint += " (runs that published nothing are listed by `modelver runs`)"
     return VersionNotFoundError(
         f"no model named {name!r} in {store.url}; {hint}", reference=name, available=tuple(close or names[:10])
     )
@@ -113,7 +116,7 @@ def resolve(store: Store, reference: str | Reference) -> VersionTag:
     ref = reference if isinstance(reference, Reference) else parse_reference(reference)
     versions = sorted_versions(store, ref.name)
     if not versions:
-        raise _unknown_name(store, ref.name)
+        raise unknown_name(store, ref.name)
     shown = ", ".join(str(v) for v in versions[-5:])
     if ref.kind == "version":
         assert ref.version is not None

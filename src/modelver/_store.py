@@ -46,6 +46,10 @@ FORMAT = "modelver.store/1"
 _CONDITIONAL_CREATE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 
 
+# fsspec protocol -> the modelver extra that installs its implementation
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
+
+
 def _protocols(fs: Any) -> tuple[str, ...]:
     protocol = fs.protocol
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
@@ -66,7 +70,15 @@ class Store:
         if "://" not in text:
             text = os.path.abspath(os.path.expanduser(text))
         self.url = text
-        fs, root = fsspec.core.url_to_fs(text, **storage_options)
+        try:
+            fs, root = fsspec.core.url_to_fs(text, **storage_options)
+        except ImportError as exc:
+            protocol = text.split("://", 1)[0]
+            extra = _EXTRAS.get(protocol)
+            hint = f"pip install 'modelver[{extra}]'" if extra else "install the fsspec implementation for it"
+            raise StoreError(f"cannot open the store {text}: {exc}. To use {protocol}:// stores, {hint}") from exc
+        except ValueError as exc:
+            raise StoreError(f"cannot open the store {text}: {exc}") from exc
         self.fs: Any = fs
         self.root: str = root.rstrip("/") or "/"
         self.is_local = isinstance(fs, LocalFileSystem)
@@ -399,6 +411,19 @@ class Store:
         path = self._path("runs", f"{run_id}.json")
         self.create_exclusive(path, data)
         return path
+
+    def has_runs(self) -> bool:
+        """Whether any run record exists (one existence check)."""
+        return bool(self.fs.exists(self._path("runs")))
+
+    def list_runs(self) -> list[bytes]:
+        """The raw records of runs that published no version, oldest first (run ids start with a UTC time)."""
+        directory = self._path("runs")
+        try:
+            paths = sorted(str(p) for p in self.fs.ls(directory, detail=False) if str(p).endswith(".json"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [bytes(self.fs.cat_file(p)) for p in paths if not posixpath.basename(p).startswith(".")]
 
     def _read_verified(self, path: str, digest: str, what: str) -> bytes:
         try:

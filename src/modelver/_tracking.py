@@ -310,6 +310,15 @@ class Run:
             )
         raise StoreError(f"could not find a free version of {self.name} after {_MAX_VERSION_RETRIES} attempts")
 
+    def _warn_if_replacing(self, path: str) -> None:
+        # Saving a checkpoint under one name every epoch is common: the last one wins, but say so once.
+        if path in self._artifacts:
+            warnings.warn(
+                f"modelver: {path} was already saved in this run; the bundle keeps the latest",
+                UserWarning,
+                stacklevel=3,
+            )
+
     # -- logging API -----------------------------------------------------------------------------------------
 
     def log_params(self, **params: object) -> None:
@@ -387,7 +396,8 @@ class Run:
             allow_pickle: permit pickle when no safe format fits.
 
         Returns:
-            The artifact's path in the bundle.
+            The artifact's path in the bundle. Saving again under the same name replaces the earlier object (with a
+            warning): the bundle keeps the latest.
 
         Raises:
             UnsafeFormatError: only pickle fits and ``allow_pickle`` is false (nothing is written).
@@ -397,6 +407,7 @@ class Run:
         serialized = serialize(obj, format=format, allow_pickle=allow_pickle)
         path = validate_artifact_path(name + serialized.extension)
         digest = self.store.put_bytes(serialized.data)
+        self._warn_if_replacing(path)
         with self._lock:
             self._artifacts[path] = ArtifactEntry(
                 digest, len(serialized.data), serialized.media_type, serialized.format
@@ -431,6 +442,7 @@ class Run:
         for rel, file in files:
             validate_artifact_path(rel)
             digest, size = self.store.put_file(file)
+            self._warn_if_replacing(rel)
             with self._lock:
                 self._artifacts[rel] = ArtifactEntry(digest, size, _media_type(rel), "file")
             added.append(rel)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._model_version import get, list_versions
+from ._registry import unknown_name
 from ._serde import to_json_dict
 from ._settings import ENV_DEBUG, choose_store, open_store
 from ._verify import verify
@@ -52,7 +53,7 @@ def info(store: str | None) -> None:
     choice = choose_store(store)
     opened = open_store(choice.url)
     _console.print(f"store:     {choice.url}")
-    _console.print(f"chosen by: {choice.source}")
+    _console.print(f"chosen by: {'the --store option' if store is not None else choice.source}")
     if opened.exists():
         _console.print(f"digest:    {opened.algorithm}")
         _console.print(f"names:     {len(opened.list_names())}")
@@ -78,6 +79,8 @@ def list_(store: str | None, name: str | None, as_json: bool) -> None:
             click.echo(n)
         return
     tags = list_versions(name, store=opened)
+    if not tags:
+        raise unknown_name(opened, name)
     if as_json:
         _print_json([to_json_dict(t) for t in tags])
         return
@@ -92,13 +95,18 @@ def list_(store: str | None, name: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the uncommitted diff the run started from.")
 @click.pass_obj
-def show(store: str | None, ref: str, as_json: bool) -> None:
+def show(store: str | None, ref: str, as_json: bool, show_diff: bool) -> None:
     """Show what version REF (name[@spec]) recorded."""
     version = get(ref, store=store)
     m = version.manifest
     if as_json:
         _print_json(to_json_dict(m))
+        return
+    if show_diff:
+        diff = version.code_diff()
+        click.echo(diff.decode(errors="replace") if diff else f"{version.ref}: no uncommitted changes were recorded")
         return
     _console.print(f"[bold]{version.ref}[/bold]  {version.digest}")
     _console.print(f"published {version.published_at} by {version.published_by.user}@{version.published_by.host}")
@@ -106,9 +114,16 @@ def show(store: str | None, ref: str, as_json: bool) -> None:
     if git is not None:
         state = "dirty" if git.dirty else "clean"
         _console.print(f"code       {git.commit[:12]} on {git.branch or '(detached)'} ({state}) {m.code.entrypoint}")
+        if git.diff or git.untracked:
+            changes = "a diff of tracked files (modelver show --diff)" if git.diff else "no diff"
+            _console.print(f"           {changes}, {len(git.untracked)} untracked file(s)", markup=False)
     else:
         _console.print(f"code       snapshot of {len(m.code.sources)} file(s), entrypoint {m.code.entrypoint}")
     _console.print(f"python     {m.environment.python} ({len(m.environment.packages)} packages)")
+    config = m.config if isinstance(m.config, dict) and "$type" not in m.config else {"(config)": m.config}
+    for key, value in config.items():
+        text = json.dumps(value, ensure_ascii=False)
+        _console.print(f"config     {key} = {text if len(text) <= 80 else text[:77] + '...'}", markup=False)
     r = m.resources
     _console.print(
         f"resources  wall {r.wall_time_s:.2f} s, cpu {r.cpu_time_s:.2f} s, peak {_human_bytes(r.peak_rss_bytes)}"
@@ -140,8 +155,31 @@ def verify_(store: str | None, ref: str) -> None:
     _console.print(table)
     if not report.ok:
         bad = sum(o.status != "ok" for o in report.objects)
-        raise click.ClickException(f"{bad} of {len(report.objects)} objects of {report.ref} failed verification")
+        click.echo(
+            f"modelver: error: {bad} of {len(report.objects)} objects of {report.ref} failed verification", err=True
+        )
+        sys.exit(1)
     _console.print(f"all {len(report.objects)} objects verified")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def runs(store: str | None, as_json: bool) -> None:
+    """List runs that published no version (the block raised, or strict mode), oldest first."""
+    records = [json.loads(raw) for raw in open_store(store).list_runs()]
+    if as_json:
+        _print_json([{k: r.get(k) for k in ("run_id", "name", "status", "reason")} for r in records])
+        return
+    if not records:
+        _console.print("no failed runs")
+        return
+    table = Table(title="runs without a version")
+    for column in ("run id", "name", "reason"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(record.get("run_id", "?"), record.get("name", "?"), record.get("reason", ""))
+    _console.print(table)
 
 
 def main(argv: list[str] | None = None) -> None:
