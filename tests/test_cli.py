@@ -141,3 +141,14 @@ def test_missing_filesystem_package_is_one_line_naming_the_extra() -> None:
     assert 1 == out.returncode
     assert "modelver[gcs]" in out.stderr
     assert 1 == len(out.stderr.strip().splitlines())
+
+
+def test_filesystem_errors_are_one_line_not_a_traceback(store_dir: Path) -> None:
+    """A directory where a version tag should be is reported in one line with exit 1."""
+    with modelver.track("a"):
+        pass
+    (store_dir / "names" / "a" / "versions" / "2.0.0.json").mkdir()
+    out = cli("show", "a@2.0.0")
+    assert 1 == out.returncode
+    assert out.stderr.startswith("modelver: error:")
+    assert "Traceback" not in out.stderr

@@ -36,6 +36,8 @@ are all ``str`` with none of them ``"$type"``. Everything else becomes a *tagged
   class with the fields its ``__init__`` takes (so validators and ``__post_init__`` run) and sets the others.
 - ``namespace``: an ``argparse.Namespace``, as ``fields``.
 - ``redacted``: the value of a key or field whose name names a secret (:func:`modelver._redact.is_secret_key`).
+  A string holding a URL keeps the URL but loses ``user:password@`` and signature/token query parameters; its
+  path is listed in :attr:`EncodedConfig.redacted` too (such strings do not round-trip, by design).
   ``None`` and booleans are kept: they cannot hold a secret, and ``use_auth_token: true`` is worth seeing.
 - ``unencodable``: anything else, as ``type`` (``"module.QualName"``) and ``repr`` (at most 200 characters).
 
@@ -71,7 +73,7 @@ from typing import Any
 
 import attrs
 
-from ._redact import is_secret_key
+from ._redact import is_secret_key, redact_text
 from ._serde import canonical_json
 
 __all__ = ["TAG", "EncodedConfig", "decode_config", "encode_config"]
@@ -193,11 +195,21 @@ class _Encoder:
             return {TAG: "redacted"}
         return self.encode(value, child)
 
+    def text(self, value: str, path: str) -> str:
+        """Encode a string; a URL carrying credentials or a signature loses them (and the path is recorded)."""
+        text = _text(value)
+        if "://" in text:
+            stripped = redact_text(text)
+            if stripped != text:
+                self.redacted.append(path)
+                return stripped
+        return text
+
     def fields(self, items: Iterable[tuple[str, object]], path: str) -> dict[str, Any]:
         return {_text(key): self.field(key, value, path) for key, value in items}
 
     def _fail(self, value: object, path: str, exc: Exception) -> dict[str, str]:
-        shown = _safe_repr(value)
+        shown = redact_text(_safe_repr(value))
         self.errors.append((path, type(exc).__name__, f"{_clean(str(exc))}: {shown}"))
         return {TAG: "unencodable", "type": _type_name(type(value)), "repr": shown}
 
@@ -232,7 +244,7 @@ def _handlers() -> dict[type, _Handler]:
     import decimal
 
     return {
-        str: lambda _, v, __: _text(v),
+        str: lambda enc, v, path: enc.text(v, path),
         bool: lambda _, v, __: v,
         type(None): lambda _, v, __: v,
         int: _encode_int,

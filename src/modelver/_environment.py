@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import platform
 import re
-import sys
 from importlib import metadata
 
 from packaging.utils import canonicalize_name
@@ -66,8 +65,3 @@ def capture_environment() -> tuple[EnvironmentFacet, list[CaptureErrorRecord]]:
         errors=tuple(e.message for e in errors),
     )
     return facet, errors
-
-
-def running_python() -> str:
-    """``major.minor`` of the running interpreter."""
-    return f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._digest import CHUNK_BYTES, DEFAULT_ALGORITHM, digest_bytes, digest_chunks, digest_file, new_hasher
+from ._redact import strip_url_credentials
 from ._serde import canonical_json
 from .errors import CaptureError
 
@@ -220,7 +221,7 @@ def _fingerprint_local(path: str, shown: str, algorithm: str) -> Fingerprint:
         digest, size = _digest_local_file(path, shown, algorithm)
         return Fingerprint(digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=uri)
     if stat.S_ISDIR(info.st_mode):
-        files, skipped = _walk_local(path, shown)
+        files, skipped = walk_tree(path, shown)
         entries = dict(
             zip(
                 [rel for rel, _ in files],
@@ -239,8 +240,15 @@ def _digest_local_file(path: str, shown: str, algorithm: str) -> tuple[str, int]
         raise CaptureError(f"cannot fingerprint {shown!r}: cannot read {path!r}: {exc.strerror or exc}") from exc
 
 
-def _walk_local(root: str, shown: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """List ``(relative POSIX path, path to read)`` of the files to hash and the skipped entries with reasons."""
+def walk_tree(root: str, shown: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """List ``(relative POSIX path, path to read)`` of the files below ``root`` and the skipped entries with reasons.
+
+    This is the one symlink policy of modelver (module docstring), shared by data fingerprints and
+    ``Run.log_artifact``: nothing outside ``root`` is read. ``shown`` is how errors name the source.
+
+    Raises:
+        CaptureError: a directory or file cannot be read, or a name is not valid UTF-8.
+    """
     real_root = os.path.realpath(root)
     files: list[tuple[str, str]] = []
     skipped: list[str] = []
@@ -344,7 +352,7 @@ def _fingerprint_url(url: str, algorithm: str) -> Fingerprint:
     if isinstance(fs, LocalFileSystem):
         # Same code path as a plain path, so file:// URLs get the same symlink policy and parallel hashing.
         local = _fingerprint_local(path, url, algorithm)
-        return attrs.evolve(local, uri=url)
+        return attrs.evolve(local, uri=strip_url_credentials(url))
     try:
         info = fs.info(path)
     except FileNotFoundError as exc:
@@ -353,7 +361,9 @@ def _fingerprint_url(url: str, algorithm: str) -> Fingerprint:
         raise CaptureError(f"cannot fingerprint {url!r}: {type(exc).__name__}: {exc}") from exc
     if info.get("type") != "directory":
         digest, size = _digest_remote_file(fs, path, url, algorithm)
-        return Fingerprint(digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=url)
+        return Fingerprint(
+            digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=strip_url_credentials(url)
+        )
     prefix = path.rstrip("/") + "/"
     try:
         found = fs.find(path, withdirs=False, detail=True)
@@ -369,7 +379,7 @@ def _fingerprint_url(url: str, algorithm: str) -> Fingerprint:
         files.append((rel, name))
     hashed = _parallel(lambda item: _digest_remote_file(fs, item[1], url, algorithm), files)
     entries = {rel: result for (rel, _), result in zip(files, hashed, strict=True)}
-    return _tree_fingerprint(entries, [], url, algorithm)
+    return _tree_fingerprint(entries, [], strip_url_credentials(url), algorithm)
 
 
 def _digest_remote_file(fs: Any, path: str, url: str, algorithm: str) -> tuple[str, int]:

@@ -79,6 +79,11 @@ def serialize(obj: object, *, format: str | None = None, allow_pickle: bool = Fa
         ValueError: ``format`` is unknown or does not fit ``obj``.
     """
     fmt = format or choose_format(obj)
+    if fmt == "pickle" and not allow_pickle:
+        raise UnsafeFormatError(
+            "format='pickle' needs allow_pickle=True: loading a pickle runs arbitrary code. Pass it (and "
+            "allow_pickle=True to load) if you trust every reader of this store"
+        )
     if fmt is None or fmt == "pickle":
         if not allow_pickle:
             raise UnsafeFormatError(

@@ -14,12 +14,13 @@ import attrs
 from ._config import decode_config
 from ._digest import digest_file
 from ._formats import deserialize
-from ._paths import validate_artifact_path
+from ._paths import path_clash, validate_artifact_path
+from ._refs import validate_name
 from ._registry import VersionTag, read_tag, resolve, sorted_versions
 from ._serde import from_json_dict
 from ._settings import open_store
 from ._store import Store
-from .errors import InvalidReferenceError, StoreError, VersionNotFoundError
+from .errors import IntegrityError, InvalidReferenceError, StoreError, VersionNotFoundError
 from .manifest import ArtifactEntry, CreatedBy, Manifest
 
 #: Inside ``track()``: where versions read during the run are recorded as lineage inputs.
@@ -30,17 +31,30 @@ def read_manifest(store: Store, tag: VersionTag) -> Manifest:
     """Fetch, verify and parse the manifest a tag points at, with ``version`` and ``digest`` filled in.
 
     Raises:
-        IntegrityError: the manifest is missing or corrupt.
+        IntegrityError: the manifest is missing or corrupt, or belongs to another name than the tag.
         StoreError: the manifest is not a valid modelver manifest.
-        InvalidReferenceError: it names an artifact path that is not clean (a traversal attempt).
+        InvalidReferenceError: it names an artifact path that is not clean (a traversal attempt) or that is a file
+            and a directory at once.
     """
     body = json.loads(store.read_manifest(tag.manifest))
     try:
         manifest = from_json_dict({**body, "version": tag.version, "digest": tag.manifest}, Manifest)
     except Exception as exc:
         raise StoreError(f"manifest {tag.manifest} of {tag.name}@{tag.version} is not a valid manifest: {exc}") from exc
+    if manifest.name != tag.name:
+        raise IntegrityError(
+            f"the tag {tag.name}@{tag.version} points at a manifest of {manifest.name!r}; the store was tampered "
+            "with or damaged",
+            digest=tag.manifest,
+        )
     for path in manifest.artifacts:
         validate_artifact_path(path)
+    clash = path_clash(manifest.artifacts)
+    if clash is not None:
+        raise InvalidReferenceError(
+            f"manifest {tag.manifest} lists {clash[0]!r} both as a file and as the directory of {clash[1]!r}",
+            reference=clash[0],
+        )
     return manifest
 
 
@@ -219,7 +233,6 @@ def list_versions(name: str, *, store: str | os.PathLike[str] | Store | None = N
     Raises:
         InvalidReferenceError: ``name`` is not a valid name.
     """
-    from ._refs import validate_name
-
+    validate_name(name)
     opened = open_store(store)
-    return [read_tag(opened, validate_name(name), str(v)) for v in sorted_versions(opened, name)]
+    return [read_tag(opened, name, str(v)) for v in sorted_versions(opened, name)]

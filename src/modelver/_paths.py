@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from .errors import InvalidReferenceError
 
@@ -39,3 +40,16 @@ def validate_artifact_path(path: str) -> str:
     if problem:
         raise InvalidReferenceError(f"artifact path {path!r} is refused: {problem}", reference=path)
     return path
+
+
+def path_clash(paths: Iterable[str]) -> tuple[str, str] | None:
+    """Return a pair ``(file, path below it)`` where one path would be a file and a directory at once, else ``None``.
+
+    ``model.json`` and ``model.json/x`` cannot both be written to disk, so a bundle holding both is refused.
+    """
+    listed = list(paths)
+    directories = {path.rsplit("/", i)[0]: path for path in listed for i in range(1, path.count("/") + 1)}
+    for path in listed:
+        if path in directories:
+            return path, directories[path]
+    return None

@@ -8,12 +8,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "***"
 
-# Matched against a key with '-' and ' ' folded to '_', case-insensitively. "key" alone is too broad (sort_key),
-# so only the compound forms count.
+# Matched against a key with '-' and ' ' folded to '_', case-insensitively. Any "<something>_key" counts
+# (openai_key, hf_key): hiding a harmless sort_key costs less than leaking a real one; "key" alone does not.
 _SECRET_KEY_RE = re.compile(
-    r"(passw(or)?d|passphrase|secret|token|api_?key|access_?key|private_?key|credential|auth|cookie|session_?key)",
+    r"(passw(or)?d|passphrase|secret|token|api_?key|access_?key|private_?key|credential|auth|cookie|session_?key"
+    r"|.+_key$|.+_keys$|dsn$)",
     re.IGNORECASE,
 )
+_URL_IN_TEXT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 _SECRET_QUERY_RE = re.compile(r"(?i)(sig|signature|token|key|secret|password|x-amz-[a-z-]+)=[^&]*")
 
 
@@ -42,6 +44,13 @@ def strip_url_credentials(url: str) -> str:
         netloc = f"{userinfo}@{host}" if keep_user else host
     query = _SECRET_QUERY_RE.sub(lambda m: f"{m.group(1)}={REDACTED}", parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_text(text: str) -> str:
+    """Strip credentials from every URL inside free text (error messages, reprs)."""
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT_RE.sub(lambda m: strip_url_credentials(m.group()), text)
 
 
 def redact_argv(argv: Sequence[str]) -> tuple[str, ...]:

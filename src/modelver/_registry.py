@@ -18,7 +18,7 @@ from ._refs import Reference, parse_reference
 from ._semver import SemVer
 from ._serde import canonical_json, from_json_dict, to_json_dict
 from ._store import Store
-from .errors import InvalidReferenceError, StoreError, VersionNotFoundError
+from .errors import IntegrityError, InvalidReferenceError, StoreError, VersionNotFoundError
 from .manifest import CreatedBy
 
 TAG_SCHEMA = "modelver.tag/1"
@@ -76,8 +76,17 @@ def read_tag(store: Store, name: str, version: str) -> VersionTag:
 
     Raises:
         VersionNotFoundError: there is no such version.
+        IntegrityError: the tag names another version than its place in the store (a copied or forged tag).
     """
-    return VersionTag.from_bytes(store.read_tag(name, version))
+    tag = VersionTag.from_bytes(store.read_tag(name, version))
+    if (tag.name, tag.version) != (name, version):
+        raise IntegrityError(
+            f"the tag stored as {name}@{version} in {store.url} says {tag.name}@{tag.version}; it was copied or "
+            "forged. Remove it, and run `modelver verify` on the real version",
+            digest=tag.manifest,
+            location=store.tag_path(name, version),
+        )
+    return tag
 
 
 def _nearest(versions: list[SemVer], target: SemVer, count: int = 3) -> tuple[str, ...]:

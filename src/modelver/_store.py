@@ -211,10 +211,6 @@ class Store:
 
     # -- blobs -----------------------------------------------------------------------------------------------
 
-    def has_blob(self, digest: str) -> bool:
-        """Whether the blob with ``digest`` is in the store."""
-        return bool(self.fs.exists(self.blob_path(digest)))
-
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` as a blob (a no-op when it exists); return its digest."""
         digest = digest_bytes(data, self.algorithm)
@@ -231,17 +227,35 @@ class Store:
         """Store a local file as a blob without reading it into memory; return ``(digest, size in bytes)``.
 
         On local disk the file is copied and hashed in one pass, then linked into place. Elsewhere it is hashed
-        first and uploaded only when the store does not hold it yet (unchanged files cost no upload).
+        first, and a blob the store already holds is not uploaded (unchanged files cost no upload); a new one is
+        uploaded to a staging key while being hashed again, and moved to the digest of the bytes actually sent, so
+        a file that changes in between can never leave a blob whose bytes do not match its name.
+
+        Raises:
+            StoreError: the file cannot be read or the upload fails.
         """
         if self.is_local:
             return self._put_file_local(os.fspath(source))
-        digest, size = digest_file(source, self.algorithm)
-        path = self.blob_path(digest)
-        if not self.fs.exists(path):
-            try:
-                self.fs.put_file(os.fspath(source), path)
-            except OSError as exc:
-                raise StoreError(f"cannot upload {os.fspath(source)} to {self.url}: {exc}") from exc
+        try:
+            digest, size = digest_file(source, self.algorithm)
+            if self.fs.exists(self.blob_path(digest)):
+                return digest, size
+            staging = self._path("blobs", ".staging", uuid.uuid4().hex)
+            hasher = new_hasher(self.algorithm)
+            size = 0
+            with open(source, "rb") as src, self.fs.open(staging, "wb") as dst:
+                while chunk := src.read(CHUNK_BYTES):
+                    hasher.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+            digest = f"{self.algorithm}:{hasher.hexdigest()}"
+            final = self.blob_path(digest)
+            if self.fs.exists(final):
+                self.fs.rm_file(staging)
+            else:
+                self.fs.mv(staging, final)
+        except OSError as exc:
+            raise StoreError(f"cannot upload {os.fspath(source)} to {self.url}: {exc}") from exc
         return digest, size
 
     def _put_file_local(self, source: str) -> tuple[str, int]:
@@ -376,6 +390,8 @@ class Store:
             raise VersionNotFoundError(
                 f"{name}@{version} not found in {self.url}", reference=f"{name}@{version}"
             ) from exc
+        except OSError as exc:
+            raise StoreError(f"cannot read the tag of {name}@{version} in {self.url}: {exc}") from exc
 
     def list_versions(self, name: str) -> list[str]:
         """Version strings that have a tag under ``name``, unordered."""
@@ -384,6 +400,8 @@ class Store:
             entries = self.fs.ls(directory, detail=False)
         except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as exc:
+            raise StoreError(f"cannot list the versions of {name} in {self.url}: {exc}") from exc
         out = []
         for entry in entries:
             base = posixpath.basename(str(entry).rstrip("/"))
@@ -398,6 +416,8 @@ class Store:
             paths = self.fs.find(prefix)
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise StoreError(f"cannot list the names in {self.url}: {exc}") from exc
         names = set()
         for path in paths:
             rel = posixpath.relpath(str(path), prefix)
@@ -428,7 +448,9 @@ class Store:
     def _read_verified(self, path: str, digest: str, what: str) -> bytes:
         try:
             data = bytes(self.fs.cat_file(path))
-        except FileNotFoundError as exc:
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                raise StoreError(f"cannot read {what} {digest} at {path} in {self.url}: {exc}") from exc
             raise IntegrityError(
                 f"{what} {digest} is missing from the store at {self.url} ({path}); the store was damaged or "
                 "partially copied. Restore it, or run `modelver verify` to list what is affected",

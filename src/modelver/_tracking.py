@@ -8,6 +8,7 @@ visible).
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import math
@@ -29,10 +30,11 @@ import attrs
 from ._code import capture_code
 from ._config import encode_config
 from ._environment import capture_environment
-from ._fingerprint import fingerprint, tree_json
+from ._fingerprint import fingerprint, tree_json, walk_tree
 from ._formats import serialize
 from ._model_version import ModelVersion, loaded_inputs
-from ._paths import validate_artifact_path
+from ._paths import path_clash, validate_artifact_path
+from ._redact import redact_text
 from ._refs import validate_name
 from ._registry import VersionTag, sorted_versions
 from ._resources import ResourceMonitor
@@ -40,7 +42,7 @@ from ._semver import SemVer
 from ._serde import canonical_json, to_json_dict
 from ._settings import open_store
 from ._store import Store
-from .errors import CaptureError, CaptureWarning, StoreError, VersionExistsError
+from .errors import CaptureError, CaptureWarning, InvalidReferenceError, StoreError, VersionExistsError
 from .manifest import (
     ArtifactEntry,
     CaptureErrorRecord,
@@ -50,7 +52,6 @@ from .manifest import (
     EnvironmentFacet,
     Lineage,
     Manifest,
-    ResourcesFacet,
 )
 
 #: A config whose canonical JSON is larger than this is stored whole as a blob and referenced from the manifest.
@@ -58,6 +59,8 @@ CONFIG_INLINE_LIMIT_BYTES = 1 << 20
 #: The first auto-assigned version: 0.x says "not yet promised stable" (SemVer §4), as Poetry and Cargo start.
 FIRST_VERSION = SemVer(0, 1, 0)
 _MAX_VERSION_RETRIES = 1000
+#: How long leaving the block waits for the background code/environment capture (a hung remote write, say).
+STATIC_CAPTURE_TIMEOUT_S = 120.0
 RUN_SCHEMA = "modelver.run/1"
 
 
@@ -129,19 +132,33 @@ class Run:
         self._background_errors: list[CaptureErrorRecord] = []
         self._inputs_token: Any = None
 
-    # -- capture errors --------------------------------------------------------------------------------------
+    # -- capture errors and warnings -------------------------------------------------------------------------
+
+    @staticmethod
+    def _warn(message: str, category: type[Warning] = CaptureWarning) -> None:
+        # Under `-W error` a warning is an exception; tracking must not break training through one (the failure
+        # is already recorded in the bundle).
+        with contextlib.suppress(Exception):
+            warnings.warn(message, category, stacklevel=4)
 
     def _capture_failed(self, facet: str, exc: BaseException | str, *, raise_strict: bool = True) -> None:
         record = (
-            CaptureErrorRecord(facet, "CaptureError", exc)
+            CaptureErrorRecord(facet, "CaptureError", redact_text(exc))
             if isinstance(exc, str)
-            else CaptureErrorRecord(facet, type(exc).__name__, str(exc))
+            else CaptureErrorRecord(facet, type(exc).__name__, redact_text(str(exc)))
         )
         with self._lock:
             self._errors.append(record)
         if self.strict and raise_strict:
             raise CaptureError(f"{facet} capture failed in strict mode: {record.message}")
-        warnings.warn(f"modelver: {facet} capture failed: {record.message}", CaptureWarning, stacklevel=3)
+        self._warn(f"modelver: {facet} capture failed: {record.message}")
+
+    def _check_open(self, what: str) -> None:
+        if self.status != "running":
+            raise CaptureError(
+                f"{what} on run {self.run_id}, which is {self.status}: log inside the `with modelver.track(...)` "
+                "block; a published version never changes"
+            )
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -159,7 +176,6 @@ class Run:
                 version=str(self._requested),
             )
         self.status = "running"
-        self._started_at = utc_now()
         self._monitor.start()
         self._static_thread = threading.Thread(target=self._capture_static, name="modelver-capture", daemon=True)
         self._static_thread.start()
@@ -174,7 +190,7 @@ class Run:
         return self
 
     def _capture_static(self) -> None:
-        # Runs in a background thread; errors are collected and warned about on exit, in the user's thread.
+        # Runs in a background thread; its errors are recorded and warned about on exit, in the user's thread.
         try:
             self._code, code_errors = capture_code(put_blob=self.store.put_bytes)
         except Exception as exc:
@@ -188,47 +204,75 @@ class Run:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
-        loaded_inputs.reset(self._inputs_token)
+        with contextlib.suppress(ValueError, LookupError):  # exited in another context (an asyncio task)
+            loaded_inputs.reset(self._inputs_token)
         try:
-            manifest, body = self._finish_capture()
+            manifest, body, fresh_errors = self._finish_capture()
         except Exception as capture_exc:
+            self.status = "failed"
             if exc_type is not None:
-                warnings.warn(f"modelver: could not record the failed run: {capture_exc}", CaptureWarning, stacklevel=2)
-                self.status = "failed"
-                return False
+                self._warn(f"modelver: could not record the failed run: {capture_exc}")
+                return False  # the user's exception wins
             raise
         if exc_type is not None:
             self.status = "failed"
-            self._write_failed_run(body, f"{exc_type.__name__}: {exc}")
+            self._write_failed_run(body, f"{exc_type.__name__}: {redact_text(str(exc))}")
+            self._warn_all(fresh_errors)
             return False  # the user's exception propagates untouched
         if self.strict and self._errors:
             self.status = "failed"
             self._write_failed_run(body, "strict mode: capture errors")
             listed = "; ".join(f"{e.facet}: {e.message}" for e in self._errors)
             raise CaptureError(f"{len(self._errors)} capture error(s) in strict mode, no version published: {listed}")
-        self.version = self._publish(manifest, body)
+        self._warn_all(fresh_errors)
+        try:
+            self.version = self._publish(manifest, body)
+        except BaseException as publish_exc:
+            self.status = "failed"
+            if not isinstance(publish_exc, VersionExistsError):  # that path keeps its own record
+                self._write_failed_run(body, f"publishing failed: {type(publish_exc).__name__}: {publish_exc}")
+            raise
         self.status = "published"
         return False
 
-    def _finish_capture(self) -> tuple[Manifest, bytes]:
+    def _warn_all(self, records: list[CaptureErrorRecord]) -> None:
+        for record in records:
+            self._warn(f"modelver: {record.facet} capture failed: {record.message}")
+
+    def _finish_capture(self) -> tuple[Manifest, bytes, list[CaptureErrorRecord]]:
+        """Stop capturing, close the run to logging, and build the manifest from one consistent snapshot.
+
+        Returns the manifest, its canonical body, and the capture errors found now (to warn about once the run's
+        outcome is recorded).
+        """
         resources, resource_errors = self._monitor.stop()
         if self._static_thread is not None:
-            self._static_thread.join()
-        for record in [*self._background_errors, *resource_errors]:
-            self._errors.append(record)
-            warnings.warn(f"modelver: {record.facet} capture failed: {record.message}", CaptureWarning, stacklevel=3)
-        manifest = self._build_manifest(resources)
-        body = to_json_dict(manifest)
-        del body["version"], body["digest"]
-        return manifest, canonical_json(body)
-
-    def _build_manifest(self, resources: ResourcesFacet) -> Manifest:
-        config = self._encoded_config()
-        history = None
-        if self._history:
-            lines = "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in self._history)
-            history = self.store.put_bytes(lines.encode())
-        return Manifest(
+            self._static_thread.join(STATIC_CAPTURE_TIMEOUT_S)
+            if self._static_thread.is_alive():
+                self._background_errors = [
+                    CaptureErrorRecord(
+                        "code",
+                        "TimeoutError",
+                        f"code and environment capture did not finish within {STATIC_CAPTURE_TIMEOUT_S:.0f} s",
+                    )
+                ]
+        with self._lock:
+            self.status = "closing"
+            fresh = [*self._background_errors, *resource_errors]
+            self._errors.extend(fresh)
+            history = list(self._history)
+            snapshot = (dict(self._data), dict(self._metrics), dict(sorted(self._artifacts.items())))
+            inputs = tuple(dict.fromkeys(self._inputs))
+        config, config_errors = self._encoded_config()
+        with self._lock:
+            self._errors.extend(config_errors)
+            errors = tuple(self._errors)
+        history_digest = None
+        if history:
+            lines = "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in history)
+            history_digest = self.store.put_bytes(lines.encode())
+        data, metrics, artifacts = snapshot
+        manifest = Manifest(
             name=self.name,
             created_at=utc_now(),
             created_by=created_by(),
@@ -236,16 +280,19 @@ class Run:
             code=self._code,
             environment=self._environment,
             config=config,
-            data=dict(self._data),
+            data=data,
             resources=resources,
-            metrics=dict(self._metrics),
-            metrics_history=history,
-            artifacts=dict(sorted(self._artifacts.items())),
-            lineage=Lineage(inputs=tuple(dict.fromkeys(self._inputs))),
-            capture_errors=tuple(self._errors),
+            metrics=metrics,
+            metrics_history=history_digest,
+            artifacts=artifacts,
+            lineage=Lineage(inputs=inputs),
+            capture_errors=errors,
         )
+        body = to_json_dict(manifest)
+        del body["version"], body["digest"]
+        return manifest, canonical_json(body), [*fresh, *config_errors]
 
-    def _encoded_config(self) -> Any:
+    def _encoded_config(self) -> tuple[Any, list[CaptureErrorRecord]]:
         root = self._config_root
         if not self._params:
             value: object = {} if root is None else root
@@ -256,13 +303,14 @@ class Run:
         else:
             value = {"config": root, "params": self._params}
         encoded = encode_config(value)
-        for path, error, message in encoded.errors:
-            where = f"config key {path!r}" if path else "the config"
-            self._capture_failed("config", f"{where}: {error}: {message}", raise_strict=False)
+        errors = [
+            CaptureErrorRecord("config", error, f"{f'config key {path!r}' if path else 'the config'}: {message}")
+            for path, error, message in encoded.errors
+        ]
         raw = canonical_json(encoded.value)
         if len(raw) > CONFIG_INLINE_LIMIT_BYTES:
-            return {"$type": "blob", "digest": self.store.put_bytes(raw), "size_bytes": len(raw)}
-        return encoded.value
+            return {"$type": "blob", "digest": self.store.put_bytes(raw), "size_bytes": len(raw)}, errors
+        return encoded.value, errors
 
     def _write_failed_run(self, body: bytes, reason: str) -> None:
         record = {
@@ -276,7 +324,7 @@ class Run:
         try:
             self.store.write_run(self.run_id, canonical_json(record))
         except Exception as exc:
-            warnings.warn(f"modelver: could not keep the failed run record: {exc}", CaptureWarning, stacklevel=3)
+            self._warn(f"modelver: could not keep the failed run record: {exc}")
 
     def _publish(self, manifest: Manifest, body: bytes) -> ModelVersion:
         digest = self.store.put_manifest(body)
@@ -310,57 +358,85 @@ class Run:
             )
         raise StoreError(f"could not find a free version of {self.name} after {_MAX_VERSION_RETRIES} attempts")
 
-    def _warn_if_replacing(self, path: str) -> None:
-        # Saving a checkpoint under one name every epoch is common: the last one wins, but say so once.
-        if path in self._artifacts:
-            warnings.warn(
-                f"modelver: {path} was already saved in this run; the bundle keeps the latest",
-                UserWarning,
-                stacklevel=3,
-            )
+    def _add_artifact(self, path: str, entry: ArtifactEntry) -> None:
+        with self._lock:
+            self._check_open(f"adding artifact {path}")
+            clash = path_clash([*self._artifacts, path])
+            if clash is not None:
+                raise InvalidReferenceError(
+                    f"artifact {path!r} cannot be added: {clash[0]!r} would be a file and a directory (it holds "
+                    f"{clash[1]!r}) at once; choose another name",
+                    reference=path,
+                )
+            replacing = path in self._artifacts
+            self._artifacts[path] = entry
+        if replacing:
+            # Saving a checkpoint under one name every epoch is common: the last one wins, but say so.
+            self._warn(f"modelver: {path} was already saved in this run; the bundle keeps the latest", UserWarning)
 
     # -- logging API -----------------------------------------------------------------------------------------
 
     def log_params(self, **params: object) -> None:
-        """Add keyword parameters to the run's config (later values win)."""
+        """Add keyword parameters to the run's config (later values win).
+
+        Raises:
+            CaptureError: the run is no longer running (log inside the ``with`` block).
+        """
         with self._lock:
+            self._check_open("log_params")
             self._params.update(params)
 
     def log_config(self, config: Mapping[str, object]) -> None:
-        """Add a mapping to the run's config (later values win)."""
+        """Add a mapping to the run's config (later values win).
+
+        Raises:
+            CaptureError: the run is no longer running (log inside the ``with`` block).
+        """
         with self._lock:
+            self._check_open("log_config")
             self._params.update(config)
 
     def log_metrics(self, metrics: Mapping[str, object], step: int | None = None) -> None:
         """Record metric values; the manifest keeps the last value of each, a blob keeps every call.
 
-        Values must be real numbers (Python, numpy, or anything ``float()`` accepts such as a 0-d tensor).
-        NaN and infinities are kept in the history and recorded as ``None`` with a capture error in ``metrics``.
+        Keys must be strings and values real numbers (Python, numpy, or anything ``float()`` accepts, such as a
+        0-d tensor); anything else is a capture error. NaN and infinities are kept in the history (as ``"nan"``,
+        ``"inf"``) and recorded as ``None`` in ``metrics``, with a capture error. Each history line is
+        ``{"time": unix seconds, "step": step or null, "metrics": {...}}``.
+
+        Raises:
+            CaptureError: the run is no longer running, or a value is bad in strict mode.
         """
-        entry: dict[str, Any] = {"time": time.time()}
-        if step is not None:
-            entry["step"] = int(step)
+        self._check_open("log_metrics")
+        values: dict[str, float | int | str] = {}
         for key, raw in metrics.items():
+            if not isinstance(key, str):
+                self._capture_failed("metrics", f"metric name {key!r} is not a string; the value is not recorded")
+                continue
             try:
-                value: float | int = raw if isinstance(raw, int) else float(raw)  # type: ignore[arg-type]
+                value: float | int = raw if isinstance(raw, int) and not isinstance(raw, bool) else float(raw)  # type: ignore[arg-type]
             except (TypeError, ValueError) as exc:
                 self._capture_failed("metrics", f"metric {key!r}={raw!r} is not a number: {exc}")
                 continue
             finite = isinstance(value, int) or math.isfinite(value)
-            entry[key] = value if finite else str(value)
+            values[key] = value if finite else str(value)
             with self._lock:
                 if not finite and self._metrics.get(key, 0) is not None:
                     self._capture_failed("metrics", f"metric {key!r} is {value}; recorded as null", raise_strict=False)
                 self._metrics[key] = value if finite else None
         with self._lock:
-            self._history.append(entry)
+            self._history.append({"time": time.time(), "step": None if step is None else int(step), "metrics": values})
 
     def log_data(self, label: str, source: object) -> DataEntry | None:
         """Fingerprint a data source (path, fsspec URL, numpy array, pandas frame, bytes) under ``label``.
 
         Returns:
             The recorded entry, or ``None`` when the fingerprint failed (recorded as a capture error).
+
+        Raises:
+            CaptureError: the run is no longer running, or the fingerprint failed in strict mode.
         """
+        self._check_open("log_data")
         try:
             fp = fingerprint(source, algorithm=self.store.algorithm)
             # The stored listing hashes to the tree digest itself, so a drift check can diff file by file.
@@ -401,21 +477,23 @@ class Run:
 
         Raises:
             UnsafeFormatError: only pickle fits and ``allow_pickle`` is false (nothing is written).
-            InvalidReferenceError: ``name`` is not a clean relative path.
+            InvalidReferenceError: ``name`` is not a clean relative path, or clashes with another artifact.
+            CaptureError: the run is no longer running.
         """
+        self._check_open("save_model")
         validate_artifact_path(name)
         serialized = serialize(obj, format=format, allow_pickle=allow_pickle)
         path = validate_artifact_path(name + serialized.extension)
         digest = self.store.put_bytes(serialized.data)
-        self._warn_if_replacing(path)
-        with self._lock:
-            self._artifacts[path] = ArtifactEntry(
-                digest, len(serialized.data), serialized.media_type, serialized.format
-            )
+        self._add_artifact(path, ArtifactEntry(digest, len(serialized.data), serialized.media_type, serialized.format))
         return path
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[str]:
         """Add a file, or every file under a directory, to the bundle as plain files.
+
+        A directory follows the data fingerprint's symlink policy: nothing outside it is read; links that leave
+        it, dangling links and links to directories are skipped with a capture error. A missing path is a capture
+        error too (training goes on).
 
         Args:
             path: a local file or directory.
@@ -425,26 +503,31 @@ class Run:
             The bundle paths added.
 
         Raises:
-            FileNotFoundError: ``path`` does not exist.
-            InvalidReferenceError: ``name`` is not a clean relative path.
+            InvalidReferenceError: ``name`` is not a clean relative path, or clashes with another artifact.
+            CaptureError: the run is no longer running, or the path cannot be read in strict mode.
         """
+        self._check_open("log_artifact")
         source = Path(path)
         prefix = validate_artifact_path(name if name is not None else source.name)
         if source.is_file():
-            files = [(prefix, source)]
+            files = [(prefix, str(source))]
         elif source.is_dir():
-            files = sorted(
-                (f"{prefix}/{p.relative_to(source).as_posix()}", p) for p in source.rglob("*") if p.is_file()
-            )
+            try:
+                found, skipped = walk_tree(str(source), str(source))
+            except CaptureError as exc:
+                self._capture_failed("artifacts", exc)
+                return []
+            if skipped:
+                self._capture_failed("artifacts", f"{source}: not stored: {'; '.join(skipped)}", raise_strict=False)
+            files = sorted((f"{prefix}/{rel}", real) for rel, real in found)
         else:
-            raise FileNotFoundError(f"log_artifact: {source} is neither a file nor a directory")
+            self._capture_failed("artifacts", f"log_artifact: {source} is neither a file nor a directory")
+            return []
         added = []
         for rel, file in files:
             validate_artifact_path(rel)
             digest, size = self.store.put_file(file)
-            self._warn_if_replacing(rel)
-            with self._lock:
-                self._artifacts[rel] = ArtifactEntry(digest, size, _media_type(rel), "file")
+            self._add_artifact(rel, ArtifactEntry(digest, size, _media_type(rel), "file"))
             added.append(rel)
         return added
 

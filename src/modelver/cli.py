@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a :class:`ModelverError` prints one line and exits 1 (``MODELVER_DEBUG=1``: traceback)."""
     try:
         cli.main(args=argv, prog_name="modelver", standalone_mode=False)
-    except ModelverError as exc:
+    except (ModelverError, OSError) as exc:
+        # OSError: a filesystem backend's own error that reached us untranslated; still one line, not a traceback.
         if os.environ.get(ENV_DEBUG):
             raise
         click.echo(f"modelver: error: {exc}", err=True)
