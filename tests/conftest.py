@@ -12,9 +12,10 @@ from helpers import GIT_ENV, git
 
 @pytest.fixture(autouse=True)
 def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point MODELVER_STORE at a fresh directory so no test touches the machine's store."""
+    """Point MODELVER_STORE and MODELVER_CACHE at fresh directories so no test touches the machine's."""
     store = tmp_path / "store"
     monkeypatch.setenv("MODELVER_STORE", str(store))
+    monkeypatch.setenv("MODELVER_CACHE", str(tmp_path / "cache"))
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     return store

@@ -6,6 +6,7 @@ such as ``"churn@1.2.0"`` or ``"churn@latest"``, verifies every byte it reads an
 """
 
 from ._config import decode_config, encode_config
+from ._drift import DataCheck, check_data
 from ._fingerprint import Fingerprint, fingerprint
 from ._model_version import ModelVersion, get, list_versions, load
 from ._registry import VersionTag
@@ -30,6 +31,7 @@ from .manifest import Manifest
 __all__ = [
     "CaptureError",
     "CaptureWarning",
+    "DataCheck",
     "Fingerprint",
     "IntegrityError",
     "InvalidReferenceError",
@@ -46,6 +48,7 @@ __all__ = [
     "VersionNotFoundError",
     "VersionTag",
     "__version__",
+    "check_data",
     "choose_store",
     "decode_config",
     "encode_config",

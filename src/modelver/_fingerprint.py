@@ -56,6 +56,7 @@ numpy and pandas are imported only when the source is one of their objects, so i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import math
@@ -63,6 +64,8 @@ import os
 import re
 import stat
 import struct
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -72,6 +75,7 @@ import attrs
 from ._digest import CHUNK_BYTES, DEFAULT_ALGORITHM, digest_bytes, digest_chunks, digest_file, new_hasher
 from ._redact import strip_url_credentials
 from ._serde import canonical_json
+from ._statcache import FileKey, StatCache, file_key, trusted
 from .errors import CaptureError
 
 if TYPE_CHECKING:
@@ -93,6 +97,8 @@ _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+(://|::)")
 _BLOCK_BYTES = 16 << 20
 # Object columns are encoded this many elements at a time: bounded memory, few hasher calls.
 _ELEMENTS_PER_BLOCK = 1 << 14
+# Below this many bytes to read, no progress bar is worth drawing.
+_PROGRESS_THRESHOLD_BYTES = 256 << 20
 _U64 = struct.Struct("<Q")
 _F64 = struct.Struct("<d")
 
@@ -140,7 +146,9 @@ def tree_json(entries: Mapping[str, tuple[str, int]]) -> bytes:
     return canonical_json({"type": TREE_TYPE, "entries": listing})
 
 
-def fingerprint(source: object, *, algorithm: str = DEFAULT_ALGORITHM) -> Fingerprint:
+def fingerprint(
+    source: object, *, algorithm: str = DEFAULT_ALGORITHM, progress: bool | None = None, cache: bool = True
+) -> Fingerprint:
     """Fingerprint the content of a data source.
 
     Args:
@@ -148,6 +156,10 @@ def fingerprint(source: object, *, algorithm: str = DEFAULT_ALGORITHM) -> Finger
             protocol (``memory://``, ``s3://``, ``file://``...) to a file or directory; ``bytes``, ``bytearray``
             or ``memoryview``; a numpy ``ndarray``; a pandas ``DataFrame`` or ``Series``.
         algorithm: digest algorithm, ``"blake3"`` (default) or ``"sha256"``.
+        progress: show a progress bar on stderr: ``None`` (default) when stderr is a terminal and more than
+            256 MiB must be read, ``True`` always, ``False`` never.
+        cache: reuse digests of files and objects that have not changed since they were last hashed
+            (:mod:`modelver._statcache`); ``False`` reads everything.
 
     Returns:
         The fingerprint; see the module docstring for what each kind of source hashes.
@@ -160,10 +172,11 @@ def fingerprint(source: object, *, algorithm: str = DEFAULT_ALGORITHM) -> Finger
     new_hasher(algorithm)  # fail fast on an unknown algorithm, before touching any data
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _fingerprint_bytes(source, algorithm)
+    options = _Options(algorithm, progress, StatCache() if cache else None)
     if isinstance(source, str) and _URL_RE.match(source):
-        return _fingerprint_url(source, algorithm)
+        return _fingerprint_url(source, options)
     if isinstance(source, (str, os.PathLike)):
-        return _fingerprint_local(os.fspath(source), os.fspath(source), algorithm)
+        return _fingerprint_local(os.fspath(source), os.fspath(source), options)
     # Decide from the class's modules before importing anything, so numpy/pandas load only for their own objects.
     packages = {cls.__module__.partition(".")[0] for cls in type(source).__mro__}
     try:
@@ -208,8 +221,16 @@ def _fingerprint_bytes(source: bytes | bytearray | memoryview, algorithm: str) -
 # --- local files and directories -----------------------------------------------------------------------------------
 
 
-def _fingerprint_local(path: str, shown: str, algorithm: str) -> Fingerprint:
+@attrs.frozen
+class _Options:
+    algorithm: str
+    progress: bool | None
+    cache: StatCache | None
+
+
+def _fingerprint_local(path: str, shown: str, options: _Options) -> Fingerprint:
     """Fingerprint a local file or directory; ``shown`` is how the caller named it, for messages."""
+    algorithm = options.algorithm
     uri = os.path.abspath(path)
     try:
         info = os.stat(path)  # follows a symlink: the source itself is resolved
@@ -218,19 +239,59 @@ def _fingerprint_local(path: str, shown: str, algorithm: str) -> Fingerprint:
     except OSError as exc:
         raise CaptureError(f"cannot fingerprint {shown!r}: {exc.strerror or exc}") from exc
     if stat.S_ISREG(info.st_mode):
-        digest, size = _digest_local_file(path, shown, algorithm)
+        digest, size = _digest_local_files([(uri, uri)], shown, options)[uri]
         return Fingerprint(digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=uri)
     if stat.S_ISDIR(info.st_mode):
         files, skipped = walk_tree(path, shown)
-        entries = dict(
-            zip(
-                [rel for rel, _ in files],
-                _parallel(lambda item: _digest_local_file(item[1], shown, algorithm), files),
-                strict=True,
-            )
-        )
+        entries = _digest_local_files([(rel, os.path.abspath(real)) for rel, real in files], shown, options)
         return _tree_fingerprint(entries, skipped, uri, algorithm)
     raise CaptureError(f"cannot fingerprint {shown!r}: not a regular file or directory; {_SUPPORTED}")
+
+
+def _digest_local_files(files: list[tuple[str, str]], shown: str, options: _Options) -> dict[str, tuple[str, int]]:
+    """Digest ``(name, absolute path)`` pairs: from the stat cache when unchanged, else read in parallel."""
+    keys: dict[str, FileKey] = {}
+    for _, path in files:
+        try:
+            keys[path] = file_key(os.stat(path))
+        except OSError as exc:
+            raise CaptureError(f"cannot fingerprint {shown!r}: cannot read {path!r}: {exc.strerror or exc}") from exc
+    cache = options.cache if options.cache is not None and files and trusted(files[0][1]) else None
+    known = cache.lookup_files(options.algorithm, keys) if cache is not None else {}
+    missing = [path for _, path in files if path not in known]
+    with _progress_bar(options.progress, sum(keys[p][2] for p in missing), shown) as advance:
+
+        def digest(path: str) -> tuple[str, int]:
+            result = _digest_local_file(path, shown, options.algorithm)
+            advance(result[1])
+            return result
+
+        fresh = dict(zip(missing, _parallel(digest, missing), strict=True))
+    if cache is not None and fresh:
+        cache.store_files(options.algorithm, ((p, keys[p], d) for p, (d, _) in fresh.items()))
+    return {name: known.get(path) or fresh[path] for name, path in files}
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool | None, total_bytes: int, label: str) -> Iterator[Callable[[int], None]]:
+    """Yield a callback that advances a rich progress bar by a number of bytes (a no-op when off)."""
+    show = enabled if enabled is not None else total_bytes > _PROGRESS_THRESHOLD_BYTES and sys.stderr.isatty()
+    if not show:
+        yield lambda _: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    lock = threading.Lock()
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True
+    ) as bar:
+        task = bar.add_task(f"fingerprinting {label}", total=total_bytes)
+
+        def advance(size: int) -> None:
+            with lock:
+                bar.advance(task, size)
+
+        yield advance
 
 
 def _digest_local_file(path: str, shown: str, algorithm: str) -> tuple[str, int]:
@@ -339,7 +400,7 @@ def _parallel(function: Callable[[Any], tuple[str, int]], items: list[Any]) -> l
 # --- fsspec URLs ---------------------------------------------------------------------------------------------------
 
 
-def _fingerprint_url(url: str, algorithm: str) -> Fingerprint:
+def _fingerprint_url(url: str, options: _Options) -> Fingerprint:
     import fsspec.core
     from fsspec.implementations.local import LocalFileSystem
 
@@ -351,8 +412,9 @@ def _fingerprint_url(url: str, algorithm: str) -> Fingerprint:
         raise CaptureError(f"cannot fingerprint {url!r}: {type(exc).__name__}: {exc}") from exc
     if isinstance(fs, LocalFileSystem):
         # Same code path as a plain path, so file:// URLs get the same symlink policy and parallel hashing.
-        local = _fingerprint_local(path, url, algorithm)
+        local = _fingerprint_local(path, url, options)
         return attrs.evolve(local, uri=strip_url_credentials(url))
+    algorithm = options.algorithm
     try:
         info = fs.info(path)
     except FileNotFoundError as exc:
@@ -360,7 +422,7 @@ def _fingerprint_url(url: str, algorithm: str) -> Fingerprint:
     except Exception as exc:  # network, permission and credential errors come in backend-specific types
         raise CaptureError(f"cannot fingerprint {url!r}: {type(exc).__name__}: {exc}") from exc
     if info.get("type") != "directory":
-        digest, size = _digest_remote_file(fs, path, url, algorithm)
+        digest, size = _digest_remote_file(fs, path, info, url, options)
         return Fingerprint(
             digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=strip_url_credentials(url)
         )
@@ -377,17 +439,41 @@ def _fingerprint_url(url: str, algorithm: str) -> Fingerprint:
         rel = name[len(prefix) :]
         _check_name(rel, url)
         files.append((rel, name))
-    hashed = _parallel(lambda item: _digest_remote_file(fs, item[1], url, algorithm), files)
+    hashed = _parallel(lambda item: _digest_remote_file(fs, item[1], found[item[1]], url, options), files)
     entries = {rel: result for (rel, _), result in zip(files, hashed, strict=True)}
     return _tree_fingerprint(entries, [], strip_url_credentials(url), algorithm)
 
 
-def _digest_remote_file(fs: Any, path: str, url: str, algorithm: str) -> tuple[str, int]:
+def _change_marker(info: Mapping[str, Any]) -> str | None:
+    """The backend's own marker of an object's content version, when it has one (S3, GCS, Azure)."""
+    for field in ("VersionId", "ETag", "etag", "generation", "md5Hash", "crc32c", "content_md5"):
+        value = info.get(field)
+        if value:
+            return f"{field}={value}"
+    return None
+
+
+def _digest_remote_file(fs: Any, path: str, info: Mapping[str, Any], url: str, options: _Options) -> tuple[str, int]:
+    marker = _change_marker(info)
+    size = int(info.get("size") or 0)
+    object_url = f"{_protocol(fs)}://{path}"
+    if marker is not None and options.cache is not None:
+        cached = options.cache.lookup_object(options.algorithm, object_url, marker, size)
+        if cached is not None:
+            return cached, size
     try:
         with fs.open(path, "rb") as handle:
-            return digest_chunks(iter(lambda: handle.read(CHUNK_BYTES), b""), algorithm)
+            digest, read = digest_chunks(iter(lambda: handle.read(CHUNK_BYTES), b""), options.algorithm)
     except Exception as exc:  # as above: backend-specific error types
         raise CaptureError(f"cannot fingerprint {url!r}: cannot read {path!r}: {type(exc).__name__}: {exc}") from exc
+    if marker is not None and options.cache is not None and read == size:
+        options.cache.store_object(options.algorithm, object_url, marker, size, digest)
+    return digest, read
+
+
+def _protocol(fs: Any) -> str:
+    protocol = fs.protocol
+    return str(protocol if isinstance(protocol, str) else protocol[0])
 
 
 # --- numpy ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,121 @@
+"""How fast are data fingerprints, against the limits of this machine?
+
+Generates (once, under $BENCH_DIR or /tmp/modelver-bench-fingerprint) a directory of about 2 GB: a few big files
+and 20,000 small ones. Then prints, in one run, with the page cache warm:
+- our throughput as a ratio to a raw single-pass blake3 of the same bytes (goal >= 0.8),
+- the ratio to hashlib MD5 (DVC's approach: one thread, one file at a time),
+- the time of a second, unchanged fingerprint (stat cache) as a ratio to the first (goal <= 0.02),
+- the peak memory above the baseline (goal: < 200 MB whatever the file sizes).
+
+Run: ``.venv/bin/python benchmarks/fingerprint.py [--small N] [--big-mb N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import blake3
+import psutil
+
+import modelver
+
+
+def make_tree(root: Path, big_files: int, big_mb: int, small_files: int) -> None:
+    """Write the benchmark tree unless it is already there (random bytes, so nothing compresses)."""
+    marker = root / ".complete"
+    if marker.exists():
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    chunk = os.urandom(1 << 20)
+    for i in range(big_files):
+        with open(root / f"big-{i}.bin", "wb") as handle:
+            for j in range(big_mb):
+                handle.write(chunk[j % 7 :] + chunk[: j % 7])
+    small = root / "small"
+    for i in range(small_files):
+        directory = small / f"{i % 100:02d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{i}.txt").write_bytes(os.urandom(2048 + i % 4096))
+    marker.touch()
+
+
+def files_of(root: Path) -> list[Path]:
+    """Every regular file under ``root`` except the marker."""
+    return [p for p in root.rglob("*") if p.is_file() and p.name != ".complete"]
+
+
+def raw_blake3(paths: list[Path]) -> float:
+    """Seconds for one blake3 pass over every file, the fastest way the library offers (mmap, all threads)."""
+    start = time.perf_counter()
+    for path in paths:
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        if path.stat().st_size > 8 << 20:
+            hasher.update_mmap(str(path))
+        else:
+            hasher.update(path.read_bytes())
+        hasher.hexdigest()
+    return time.perf_counter() - start
+
+
+def md5_pass(paths: list[Path]) -> float:
+    """Seconds for DVC's way: hashlib MD5, one file at a time, one thread."""
+    start = time.perf_counter()
+    for path in paths:
+        hasher = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                hasher.update(chunk)
+        hasher.hexdigest()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Build the tree, warm the cache, measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--big-files", type=int, default=4)
+    parser.add_argument("--big-mb", type=int, default=450)
+    parser.add_argument("--small", type=int, default=20_000)
+    args = parser.parse_args()
+    root = Path(os.environ.get("BENCH_DIR", "/tmp/modelver-bench-fingerprint"))
+    make_tree(root, args.big_files, args.big_mb, args.small)
+    paths = files_of(root)
+    total = sum(p.stat().st_size for p in paths)
+    raw_blake3(paths)  # warm the page cache
+
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["MODELVER_CACHE"] = cache
+        baseline_rss = psutil.Process().memory_info().rss
+        raw = raw_blake3(paths)
+        md5 = md5_pass(paths)
+        start = time.perf_counter()
+        first = modelver.fingerprint(root, cache=False)
+        ours = time.perf_counter() - start
+        start = time.perf_counter()
+        modelver.fingerprint(root)  # fills the stat cache (files are older than the racy window)
+        filling = time.perf_counter() - start
+        start = time.perf_counter()
+        second = modelver.fingerprint(root)
+        cached = time.perf_counter() - start
+        assert first.digest == second.digest
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    gib = total / 2**30
+    print(f"tree: {len(paths)} files, {gib:.2f} GiB, {os.cpu_count()} CPUs, page cache warm")
+    print(f"raw blake3 (mmap, all threads)    {raw:7.2f} s  {gib / raw:6.2f} GiB/s")
+    print(f"hashlib md5 (DVC's way)           {md5:7.2f} s  {gib / md5:6.2f} GiB/s")
+    print(f"modelver.fingerprint (no cache)   {ours:7.2f} s  {gib / ours:6.2f} GiB/s")
+    print(f"  ratio to raw blake3             {raw / ours:7.2f}   (goal >= 0.8)")
+    print(f"  ratio to md5                    {md5 / ours:7.2f}   (x faster than DVC's approach)")
+    print(f"first fingerprint filling cache   {filling:7.2f} s")
+    print(f"second, unchanged (stat cache)    {cached:7.3f} s  ratio {cached / ours:.3f} to the first (goal <= 0.02)")
+    print(f"peak RSS above baseline           {(peak - baseline_rss) / 2**20:7.0f} MiB (goal < 200)")
+
+
+if __name__ == "__main__":
+    main()

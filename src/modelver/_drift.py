@@ -1,0 +1,111 @@
+"""Is the data at a recorded location still what a version was trained on?"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import attrs
+
+from ._fingerprint import fingerprint
+from ._model_version import get
+from ._store import Store
+from .errors import CaptureError, VersionNotFoundError
+
+
+@attrs.frozen
+class DataCheck:
+    """The result of checking one data label of a version against the data now at a location.
+
+    Attributes:
+        label: the data label in the manifest.
+        location: the path or URL that was checked.
+        status: ``"identical"``, ``"changed"``, ``"missing"`` (nothing at the location) or ``"unavailable"``
+            (in-memory data recorded without a location: pass one).
+        recorded: the digest recorded in the version.
+        current: the digest of the data now (``None`` when missing or unavailable).
+        added, removed, changed: for directories, relative POSIX paths of files added, removed and changed since
+            the version (from the per-file listing the version stored).
+        detail: why a check could not be made.
+    """
+
+    label: str
+    location: str
+    status: str
+    recorded: str
+    current: str | None = None
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    detail: str = ""
+
+
+def check_data(
+    ref: str,
+    *,
+    label: str | None = None,
+    location: str | os.PathLike[str] | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
+) -> list[DataCheck]:
+    """Fingerprint the data a version recorded, where it is now, and compare file by file.
+
+    Args:
+        ref: the version (``"name@1.2.0"``, ``"name"``, ...).
+        label: check only this data label (default: every label).
+        location: check the data at this path or URL instead of the recorded one (needs ``label`` when the
+            version has several labels).
+
+    Returns:
+        One :class:`DataCheck` per label, in label order.
+
+    Raises:
+        VersionNotFoundError: ``ref`` or ``label`` does not exist (the message lists the labels).
+        InvalidReferenceError: ``ref`` is malformed.
+    """
+    version = get(ref, store=store)
+    data = version.manifest.data
+    labels = [label] if label is not None else sorted(data)
+    if label is not None and label not in data:
+        raise VersionNotFoundError(
+            f"{version.ref} has no data labelled {label!r}; its labels: {', '.join(sorted(data)) or 'none'}",
+            reference=version.ref,
+            available=tuple(sorted(data)),
+        )
+    if location is not None and len(labels) != 1:
+        raise VersionNotFoundError(
+            f"{version.ref} records several data labels ({', '.join(labels)}); say which one to check with label=",
+            reference=version.ref,
+            available=tuple(labels),
+        )
+    results = []
+    for name in labels:
+        entry = data[name]
+        where = os.fspath(location) if location is not None else entry.uri
+        if where.startswith("<"):
+            results.append(
+                DataCheck(name, where, "unavailable", entry.digest, detail="in-memory data: pass the path it is now at")
+            )
+            continue
+        try:
+            now = fingerprint(where, algorithm=entry.digest.split(":", 1)[0])
+        except CaptureError as exc:
+            status = "missing" if "no such file" in str(exc) else "unavailable"
+            results.append(DataCheck(name, where, status, entry.digest, detail=str(exc)))
+            continue
+        if now.digest == entry.digest:
+            results.append(DataCheck(name, where, "identical", entry.digest, now.digest))
+            continue
+        added: list[str] = []
+        removed: list[str] = []
+        changed: list[str] = []
+        if entry.tree is not None:
+            listing = json.loads(version.store.read_blob(entry.tree))
+            recorded = {path: digest for path, digest, _ in listing["entries"]}
+            current = {path: digest for path, (digest, _) in now.entries.items()}
+            added = sorted(current.keys() - recorded.keys())
+            removed = sorted(recorded.keys() - current.keys())
+            changed = sorted(p for p in recorded.keys() & current.keys() if recorded[p] != current[p])
+        results.append(
+            DataCheck(name, where, "changed", entry.digest, now.digest, tuple(added), tuple(removed), tuple(changed))
+        )
+    return results
