@@ -68,7 +68,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -97,6 +97,7 @@ _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+(://|::)")
 _BLOCK_BYTES = 16 << 20
 # Object columns are encoded this many elements at a time: bounded memory, few hasher calls.
 _ELEMENTS_PER_BLOCK = 1 << 14
+_T = TypeVar("_T")
 # Below this many bytes to read, no progress bar is worth drawing.
 _PROGRESS_THRESHOLD_BYTES = 256 << 20
 _U64 = struct.Struct("<Q")
@@ -242,8 +243,8 @@ def _fingerprint_local(path: str, shown: str, options: _Options) -> Fingerprint:
         digest, size = _digest_local_files([(uri, uri)], shown, options)[uri]
         return Fingerprint(digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=uri)
     if stat.S_ISDIR(info.st_mode):
-        files, skipped = walk_tree(path, shown)
-        entries = _digest_local_files([(rel, os.path.abspath(real)) for rel, real in files], shown, options)
+        files, skipped = walk_tree(uri, shown)  # an absolute root gives absolute paths: no abspath per file
+        entries = _digest_local_files(files, shown, options)
         return _tree_fingerprint(entries, skipped, uri, algorithm)
     raise CaptureError(f"cannot fingerprint {shown!r}: not a regular file or directory; {_SUPPORTED}")
 
@@ -261,15 +262,34 @@ def _digest_local_files(files: list[tuple[str, str]], shown: str, options: _Opti
     missing = [path for _, path in files if path not in known]
     with _progress_bar(options.progress, sum(keys[p][2] for p in missing), shown) as advance:
 
-        def digest(path: str) -> tuple[str, int]:
-            result = _digest_local_file(path, shown, options.algorithm)
-            advance(result[1])
-            return result
+        def digest(batch: list[str]) -> list[tuple[str, int]]:
+            results = [_digest_local_file(path, shown, options.algorithm) for path in batch]
+            advance(sum(size for _, size in results))
+            return results
 
-        fresh = dict(zip(missing, _parallel(digest, missing), strict=True))
+        # Small files go to the threads in batches: one task per file costs more than hashing a few KiB.
+        batches = _batches(missing, [keys[p][2] for p in missing])
+        hashed = [result for batch in _parallel(digest, batches) for result in batch]
+        fresh = dict(zip(missing, hashed, strict=True))
     if cache is not None and fresh:
         cache.store_files(options.algorithm, ((p, keys[p], d) for p, (d, _) in fresh.items()))
     return {name: known.get(path) or fresh[path] for name, path in files}
+
+
+def _batches(paths: list[str], sizes: list[int], target_bytes: int = 8 << 20, max_files: int = 256) -> list[list[str]]:
+    """Group paths, in order, into batches of about ``target_bytes`` or ``max_files``."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    current_bytes = 0
+    for path, size in zip(paths, sizes, strict=True):
+        current.append(path)
+        current_bytes += size
+        if current_bytes >= target_bytes or len(current) >= max_files:
+            batches.append(current)
+            current, current_bytes = [], 0
+    if current:
+        batches.append(current)
+    return batches
 
 
 @contextlib.contextmanager
@@ -386,7 +406,7 @@ def _tree_fingerprint(entries: dict[str, tuple[str, int]], skipped: list[str], u
     )
 
 
-def _parallel(function: Callable[[Any], tuple[str, int]], items: list[Any]) -> list[tuple[str, int]]:
+def _parallel(function: Callable[[Any], _T], items: list[Any]) -> list[_T]:
     """Map ``function`` over ``items`` in threads, in order; the first error cancels what has not started."""
     if len(items) <= 1:
         return [function(item) for item in items]

@@ -134,15 +134,17 @@ class StatCache:
         with self._cursor() as conn:
             if conn is None:
                 return found
-            paths = list(keys)
-            for start in range(0, len(paths), 500):
-                chunk = paths[start : start + 500]
-                placeholders = ",".join("?" * len(chunk))  # only "?" is formatted in: values stay parameters
-                query = f"SELECT path, dev, ino, size, mtime_ns, ctime_ns, digest FROM files WHERE algorithm = ? AND path IN ({placeholders})"  # noqa: S608, E501
-                rows = conn.execute(query, [algorithm, *chunk]).fetchall()
-                for path, dev, ino, size, mtime_ns, ctime_ns, digest in rows:
-                    if keys[path] == (dev, ino, size, mtime_ns, ctime_ns):
-                        found[path] = (digest, size)
+            # One range scan over the primary key for the common parent directory: far cheaper than thousands of
+            # point lookups; rows outside `keys` are simply ignored.
+            prefix = os.path.commonpath(list(keys)) if len(keys) > 1 else next(iter(keys))
+            rows = conn.execute(
+                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, digest FROM files "
+                "WHERE path >= ? AND path <= ? AND algorithm = ?",
+                (prefix, prefix + "\U0010ffff", algorithm),
+            )
+            for path, dev, ino, size, mtime_ns, ctime_ns, digest in rows:
+                if keys.get(path) == (dev, ino, size, mtime_ns, ctime_ns):
+                    found[path] = (digest, size)
         return found
 
     def store_files(self, algorithm: str, entries: Iterable[tuple[str, FileKey, str]]) -> None:
