@@ -6,8 +6,11 @@ such as ``"churn@1.2.0"`` or ``"churn@latest"``, verifies every byte it reads an
 """
 
 from ._config import decode_config, encode_config
+from ._diff import VersionDiff, diff
 from ._drift import DataCheck, check_data
+from ._events import AliasState, Event
 from ._fingerprint import Fingerprint, fingerprint
+from ._lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
 from ._model_version import ModelVersion, get, list_versions, load
 from ._registry import VersionTag
 from ._settings import StoreChoice, choose_store
@@ -21,41 +24,58 @@ from .errors import (
     IntegrityError,
     InvalidReferenceError,
     ModelverError,
+    ProtectedAliasError,
     StoreError,
     UnsafeFormatError,
     VersionExistsError,
     VersionNotFoundError,
+    YankedVersionWarning,
 )
 from .manifest import Manifest
 
 __all__ = [
+    "AliasState",
     "CaptureError",
     "CaptureWarning",
     "DataCheck",
+    "Event",
     "Fingerprint",
     "IntegrityError",
     "InvalidReferenceError",
     "Manifest",
     "ModelVersion",
     "ModelverError",
+    "ProtectedAliasError",
     "Run",
     "Store",
     "StoreChoice",
     "StoreError",
     "UnsafeFormatError",
     "VerifyReport",
+    "VersionDiff",
     "VersionExistsError",
     "VersionNotFoundError",
     "VersionTag",
+    "YankedVersionWarning",
     "__version__",
+    "aliases",
     "check_data",
     "choose_store",
     "decode_config",
+    "diff",
     "encode_config",
     "fingerprint",
     "get",
+    "history",
     "list_versions",
     "load",
+    "promote",
+    "protect",
+    "release",
+    "rollback",
     "track",
+    "unprotect",
+    "unyank",
     "verify",
+    "yank",
 ]

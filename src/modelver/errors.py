@@ -13,10 +13,12 @@ __all__ = [
     "IntegrityError",
     "InvalidReferenceError",
     "ModelverError",
+    "ProtectedAliasError",
     "StoreError",
     "UnsafeFormatError",
     "VersionExistsError",
     "VersionNotFoundError",
+    "YankedVersionWarning",
 ]
 
 
@@ -90,6 +92,26 @@ class StoreError(ModelverError, OSError):
 
 class CaptureError(ModelverError):
     """A capture failed and the run is in strict mode (otherwise capture failures are only warnings)."""
+
+
+class ProtectedAliasError(ModelverError, PermissionError):
+    """Moving a protected alias needs an explicit approver (``by=`` / ``--by``).
+
+    Attributes:
+        name: the model name.
+        alias: the protected alias.
+        protected_by: who protected it.
+    """
+
+    def __init__(self, message: str, *, name: str = "", alias: str = "", protected_by: str = "") -> None:
+        super().__init__(message)
+        self.name = name
+        self.alias = alias
+        self.protected_by = protected_by
+
+
+class YankedVersionWarning(UserWarning):
+    """A yanked version was resolved by an exact version, alias or digest: it loads, but was withdrawn."""
 
 
 class CaptureWarning(UserWarning):
