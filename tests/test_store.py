@@ -1,21 +1,35 @@
-"""The store: write-once objects, atomic create-if-absent tags, verified reads, on local disk and memory://."""
+"""The store: write-once objects, atomic create-if-absent tags, verified reads, on local disk, memory:// and S3."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import s3server
 from modelver import IntegrityError, Store, StoreError, VersionExistsError
 from modelver._digest import digest_bytes, digest_file
 
+# The shared S3 fixtures of s3server, made visible to pytest in this module.
+s3_server = s3server.s3_server
+s3_endpoint = s3server.s3_endpoint
+s3_bucket = s3server.s3_bucket
+s3_store = s3server.s3_store
+s3_proxy = s3server.s3_proxy
+no_helper_processes_left = s3server.no_helper_processes_left
 
-@pytest.fixture(params=["local", "memory"])
+
+@pytest.fixture(params=["local", "memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    """A fresh, initialized store on local disk or in memory://."""
+    """A fresh, initialized store on local disk, in memory://, or in a fresh bucket of the moto S3 server."""
+    if request.param == "s3":
+        s3: Store = request.getfixturevalue("s3_store")
+        return s3
     url = str(tmp_path / "s") if request.param == "local" else f"memory://modelver-test-{uuid.uuid4().hex}"
     s = Store(url)
     s.initialize()
@@ -69,6 +83,43 @@ def test_missing_and_corrupt_blobs_raise_integrity_error(store: Store) -> None:
         store.read_blob(digest)
 
 
+def test_a_tag_created_through_another_handle_is_listed_at_once(store: Store) -> None:
+    """Listings are never served from fsspec's per-instance cache: a tag written by another writer shows up."""
+    assert [] == store.list_versions("m")
+    other = Store(store.url, **store.storage_options)
+    other.create_tag("m", "1.0.0", b'{"x": 1}')
+    assert ["1.0.0"] == store.list_versions("m")
+    assert ["m"] == store.list_names()
+
+
+def _bytes_read_by_this_process() -> int:
+    # rchar of /proc/self/io: every byte this process read through read() and friends (files and sockets).
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+@pytest.fixture(scope="module")
+def settled_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 16 MiB file last changed more than the stat cache's racy window ago (so its digest may be remembered)."""
+    from modelver._statcache import RACY_WINDOW_S
+
+    source = tmp_path_factory.mktemp("settled") / "model.bin"
+    source.write_bytes(os.urandom(16 << 20))
+    time.sleep(RACY_WINDOW_S + 0.1)  # waits for the clock, asserts nothing about time
+    return source
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io to count bytes read")
+def test_unchanged_file_is_not_read_again(store: Store, settled_file: Path) -> None:
+    """A file whose (inode, size, mtime, ctime) state was remembered is not read again when put a second time."""
+    first = store.put_file(settled_file)
+    before = _bytes_read_by_this_process()
+    assert first == store.put_file(settled_file)
+    assert (1 << 20) > _bytes_read_by_this_process() - before
+
+
 def test_sha256_store_keeps_its_algorithm(tmp_path: Path) -> None:
     """A store created with sha256 digests every later object with sha256."""
     Store(tmp_path / "s").initialize(algorithm="sha256")
@@ -102,6 +153,7 @@ def _race_for_tag(root: str, index: int, barrier: Any) -> None:
         raise SystemExit(3) from None
 
 
+@pytest.mark.usefixtures("no_helper_processes_left")
 def test_sixteen_processes_racing_for_one_tag_leave_exactly_one_winner(tmp_path: Path) -> None:
     """Real processes released at once: one creates the tag, fifteen get VersionExistsError, the tag is whole."""
     store = Store(tmp_path / "s")

@@ -1,4 +1,4 @@
-"""Re-hash everything a version references: its manifest and every blob."""
+"""Re-hash everything a version (or every version of a store) references: its manifest and every blob."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import attrs
 from ._digest import new_hasher, split_digest
 from ._model_version import get
 from ._store import Store
-from .errors import IntegrityError
+from .errors import IntegrityError, ModelverError
 from .manifest import Manifest
 
 
@@ -69,8 +69,18 @@ def _check_blob(store: Store, role: str, digest: str) -> CheckedObject:
     return CheckedObject(role, digest, "ok")
 
 
+def _uncached(store: str | os.PathLike[str] | Store | None) -> Store:
+    # Verification checks the store's bytes, never the local read cache's copies.
+    from ._settings import open_store
+
+    opened = open_store(store)
+    clone = Store(opened.url, **opened.storage_options)
+    clone.cache = None
+    return clone
+
+
 def verify(ref: str, *, store: str | os.PathLike[str] | Store | None = None) -> VerifyReport:
-    """Re-hash the manifest and every blob that version ``ref`` references.
+    """Re-hash the manifest and every blob that version ``ref`` references, as stored (the read cache is bypassed).
 
     Returns:
         A report; ``report.ok`` is false when anything is missing or corrupt.
@@ -79,7 +89,52 @@ def verify(ref: str, *, store: str | os.PathLike[str] | Store | None = None) -> 
         InvalidReferenceError, VersionNotFoundError: ``ref`` is malformed or matches nothing.
         IntegrityError: the manifest itself is missing or corrupt (nothing else can be checked).
     """
-    version = get(ref, store=store)
+    version = get(ref, store=_uncached(store))
     checked = [CheckedObject("manifest", version.digest, "ok")]
     checked += [_check_blob(version.store, role, digest) for role, digest in referenced_blobs(version.manifest)]
     return VerifyReport(version.ref, version.digest, tuple(checked))
+
+
+@attrs.frozen
+class StoreVerifyReport:
+    """The result of :func:`verify_all`: one :class:`VerifyReport` per version, plus versions that could not be
+    checked at all (their tag or manifest unreadable) as ``(ref, message)``."""
+
+    reports: tuple[VerifyReport, ...]
+    unreadable: tuple[tuple[str, str], ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every version and every object it references verified."""
+        return not self.unreadable and all(r.ok for r in self.reports)
+
+
+def verify_all(*, store: str | os.PathLike[str] | Store | None = None) -> StoreVerifyReport:
+    """Re-hash every version of every name in the store (each blob once, however many versions share it).
+
+    Returns:
+        A report; ``report.ok`` is false when any tag, manifest or blob is missing, corrupt or unreadable.
+    """
+    from ._model_version import read_manifest
+    from ._registry import read_tag, sorted_versions
+
+    opened = _uncached(store)
+    checked: dict[str, CheckedObject] = {}
+    reports: list[VerifyReport] = []
+    unreadable: list[tuple[str, str]] = []
+    for name in opened.list_names():
+        for version in sorted_versions(opened, name):
+            ref = f"{name}@{version}"
+            try:
+                tag = read_tag(opened, name, str(version))
+                manifest = read_manifest(opened, tag)
+            except ModelverError as exc:
+                unreadable.append((ref, str(exc)))
+                continue
+            objects = [CheckedObject("manifest", tag.manifest, "ok")]
+            for role, digest in referenced_blobs(manifest):
+                if digest not in checked:
+                    checked[digest] = _check_blob(opened, role, digest)
+                objects.append(attrs.evolve(checked[digest], role=role))
+            reports.append(VerifyReport(ref, tag.manifest, tuple(objects)))
+    return StoreVerifyReport(tuple(reports), tuple(unreadable))

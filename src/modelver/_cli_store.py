@@ -1,0 +1,71 @@
+"""``modelver gc`` and ``modelver push``: store maintenance commands (wired into :mod:`modelver.cli`)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from ._gc import DEFAULT_GRACE_S, collect_garbage
+from ._settings import open_store
+from ._spool import pending, push, spool_dir
+from ._store import Store
+
+_console = Console(soft_wrap=True)
+
+
+def _human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_GRACE_S,
+    show_default=True,
+    help="Keep unreferenced objects younger than this many SECONDS (publishes in flight).",
+)
+@click.pass_obj
+def gc(store: str | None, dry_run: bool, grace: float) -> None:
+    """Remove blobs and manifests no version references, and stale temp files, older than --grace."""
+    report = collect_garbage(store, grace_s=grace, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for path in report.removed:
+        click.echo(f"{verb} {path}")
+    _console.print(
+        f"{verb} {len(report.removed)} object(s), {_human_bytes(report.removed_bytes)}; kept {report.referenced} "
+        f"referenced and {len(report.kept_young)} younger than {grace:g} s"
+    )
+
+
+@click.command(name="push")
+@click.pass_obj
+def push_(store: str | None) -> None:
+    """Publish the runs spooled while their store could not be reached (all of them, or --store's only)."""
+    target: Store | None = open_store(store) if store is not None else None
+    waiting = pending(target.url if target is not None else None)
+    if not waiting:
+        _console.print(f"nothing to push (spool: {spool_dir()})")
+        return
+    failed = 0
+    for result in push(target):
+        if result.tag is not None:
+            _console.print(f"pushed {result.entry.name}@{result.tag.version} to {result.entry.store}")
+        else:
+            failed += 1
+            click.echo(f"modelver: error: run {result.entry.run_id} not pushed: {result.error}", err=True)
+    if failed:
+        sys.exit(1)
+
+
+def register(group: click.Group) -> None:
+    """Add ``gc`` and ``push`` to the ``modelver`` command group."""
+    group.add_command(gc)
+    group.add_command(push_)

@@ -1,0 +1,194 @@
+"""The offline spool: bundles of runs that ended while their (remote) store could not be reached.
+
+Layout under the spool directory (``MODELVER_SPOOL``, default ``platformdirs.user_data_dir("modelver")/spool``)::
+
+    <run-id>/entry.json     {schema, store, name, version (requested, or null for the next free), manifest, run_id}
+    <run-id>/store/         a local modelver store holding the manifest and the blobs written after the store
+                            went away (blobs logged while it was reachable are already in it)
+
+:func:`push` uploads what the remote store lacks, then creates the version tag exactly as a run would (an explicit
+version must be free; otherwise the next patch after the highest release), and removes the entry. An entry whose
+push fails stays, with the reason. The storage options of the store (credentials, endpoint) are never written to
+disk: ``push`` opens the store by its URL (credentials from the environment, as usual) or takes a :class:`Store`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import attrs
+import platformdirs
+
+from ._model_version import read_manifest
+from ._registry import VersionTag
+from ._serde import canonical_json
+from ._store import Store
+from ._verify import referenced_blobs
+from .errors import ModelverError, StoreError, VersionExistsError
+from .manifest import CreatedBy
+
+ENV_SPOOL = "MODELVER_SPOOL"
+ENTRY_SCHEMA = "modelver.spool/1"
+_MAX_VERSION_RETRIES = 1000
+
+
+def spool_dir() -> Path:
+    """The spool directory: ``MODELVER_SPOOL`` or the per-user data location."""
+    env = os.environ.get(ENV_SPOOL)
+    return Path(env) if env else Path(platformdirs.user_data_dir("modelver", appauthor=False)) / "spool"
+
+
+@attrs.frozen
+class SpoolEntry:
+    """A spooled bundle waiting for its store.
+
+    Attributes:
+        run_id: the run that produced it (also its directory name).
+        store: URL of the store it is for.
+        name: model name.
+        version: the requested version, or ``None`` for the next free one.
+        manifest: digest of its manifest.
+        directory: where it is spooled.
+    """
+
+    run_id: str
+    store: str
+    name: str
+    version: str | None
+    manifest: str
+    directory: Path
+
+    @property
+    def local_store(self) -> Store:
+        """The local store holding the spooled manifest and blobs."""
+        return Store(self.directory / "store")
+
+
+def spool_store(run_id: str, algorithm: str) -> Store:
+    """Create (or reopen) the local store of a new spool entry, with the remote store's digest ``algorithm``."""
+    local = Store(spool_dir() / run_id / "store")
+    local.initialize(algorithm=algorithm)
+    return local
+
+
+def write_entry(run_id: str, store_url: str, name: str, version: str | None, manifest: str) -> SpoolEntry:
+    """Record the spool entry of ``run_id`` (after its manifest is in :func:`spool_store`)."""
+    directory = spool_dir() / run_id
+    directory.mkdir(parents=True, exist_ok=True)
+    record = {
+        "schema": ENTRY_SCHEMA,
+        "run_id": run_id,
+        "store": store_url,
+        "name": name,
+        "version": version,
+        "manifest": manifest,
+    }
+    tmp = directory / "entry.json.tmp"
+    tmp.write_bytes(canonical_json(record))
+    os.replace(tmp, directory / "entry.json")
+    return SpoolEntry(run_id, store_url, name, version, manifest, directory)
+
+
+def pending(store_url: str | None = None) -> list[SpoolEntry]:
+    """Spooled entries (for ``store_url`` only, if given), oldest run first."""
+    root = spool_dir()
+    if not root.is_dir():
+        return []
+    out = []
+    for path in sorted(root.glob("*/entry.json")):
+        try:
+            raw = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if raw.get("schema") != ENTRY_SCHEMA or (store_url is not None and raw.get("store") != store_url):
+            continue
+        out.append(
+            SpoolEntry(raw["run_id"], raw["store"], raw["name"], raw.get("version"), raw["manifest"], path.parent)
+        )
+    return out
+
+
+def create_version_tag(store: Store, name: str, manifest: str, version: str | None, by: CreatedBy) -> VersionTag:
+    """Create the tag of ``name`` for ``manifest``: ``version`` if given (it must be free), else the default scheme's
+    next version (the next patch after the highest release), retrying when another process takes it first.
+
+    Raises:
+        VersionExistsError: the explicit ``version`` is taken.
+    """
+    from ._schemes import MAX_CANDIDATES, candidate_versions
+    from ._tracking import utc_now
+
+    for chosen in candidate_versions(store, name, requested=version):
+        tag = VersionTag(name, chosen, manifest, utc_now(), by)
+        try:
+            store.create_tag(name, chosen, tag.to_bytes())
+        except VersionExistsError:
+            if version is not None:
+                raise
+            continue
+        return tag
+    raise StoreError(f"could not find a free version of {name} after {MAX_CANDIDATES} attempts")
+
+
+def push_entry(entry: SpoolEntry, store: Store) -> VersionTag:
+    """Upload one spooled bundle to ``store`` and publish it; the entry is removed on success.
+
+    Raises:
+        StoreError: the store is unreachable, or a blob is neither in the store nor in the spool.
+        VersionExistsError: the entry's explicit version was taken meanwhile (the entry stays).
+    """
+    from ._tracking import created_by
+
+    local = entry.local_store
+    body = local.read_manifest(entry.manifest)
+    placeholder = VersionTag(entry.name, "0.0.0", entry.manifest, "", CreatedBy("", ""))
+    manifest = read_manifest(local, placeholder)
+    store.initialize()
+    for role, digest in referenced_blobs(manifest):
+        if store.blob_size(digest) is not None:
+            continue
+        spooled = local.blob_path(digest)
+        if not os.path.exists(spooled):
+            raise StoreError(
+                f"cannot push run {entry.run_id}: its {role} blob {digest} is neither in {store.url} nor in the "
+                f"spool ({entry.directory}); remove that spool directory and run the training again"
+            )
+        uploaded, _size = store.put_file(spooled)
+        if uploaded != digest:
+            raise StoreError(f"spooled blob {spooled} of run {entry.run_id} is corrupt; remove {entry.directory}")
+    # The same digest, unless the run never learnt the store's algorithm before it went away: then the store's.
+    digest = store.put_manifest(body)
+    tag = create_version_tag(store, entry.name, digest, entry.version, created_by())
+    shutil.rmtree(entry.directory, ignore_errors=True)
+    return tag
+
+
+@attrs.frozen
+class PushResult:
+    """The outcome of pushing one spool entry: the tag created, or the error that kept the entry."""
+
+    entry: SpoolEntry
+    tag: VersionTag | None
+    error: str = ""
+
+
+def push(store: Store | str | None = None) -> list[PushResult]:
+    """Push every spooled bundle: those for ``store`` only if given (opened with its storage options), else all
+    of them, each to the store URL it was spooled for.
+
+    Returns:
+        One result per entry; failures keep their entry and say why.
+    """
+    target = Store(store) if isinstance(store, str) else store
+    results = []
+    for entry in pending(target.url if target is not None else None):
+        try:
+            tag = push_entry(entry, target if target is not None else Store(entry.store))
+        except ModelverError as exc:
+            results.append(PushResult(entry, None, str(exc)))
+            continue
+        results.append(PushResult(entry, tag))
+    return results

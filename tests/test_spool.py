@@ -1,0 +1,82 @@
+"""The offline spool: a run that ends while its S3 store is down is kept locally and pushed later."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import modelver
+import s3server
+from modelver import Store
+from modelver._spool import pending
+from modelver.cli import main
+from s3server import S3Server, make_bucket, s3_options
+
+# The shared S3 fixtures of s3server, made visible to pytest in this module.
+s3_server = s3server.s3_server
+s3_endpoint = s3server.s3_endpoint
+s3_bucket = s3server.s3_bucket
+s3_store = s3server.s3_store
+s3_proxy = s3server.s3_proxy
+
+
+@pytest.fixture
+def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private spool directory."""
+    monkeypatch.setenv("MODELVER_SPOOL", str(tmp_path / "spool"))
+    return tmp_path / "spool"
+
+
+def _train(store: Store, server: S3Server) -> modelver.Run:
+    with modelver.track("m", store=store, config={"lr": 0.1}) as run:
+        run.save_model({"weights": [1, 2, 3]})  # uploaded while the store is up
+        run.log_metrics({"loss": 0.25})  # its history blob is written at exit: into the spool
+        assert run._static_thread is not None
+        run._static_thread.join()  # the code capture's uploads are done before the store goes away
+        server.stop()
+    return run
+
+
+def _train_while_the_server_dies(store: Store, server: S3Server) -> modelver.Run:
+    with pytest.warns(UserWarning, match="modelver push"):
+        return _train(store, server)
+
+
+def test_run_ending_while_the_store_is_down_is_spooled_then_pushed(
+    s3_server: S3Server,
+    s3_endpoint: str,
+    spool: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Store unreachable at exit: no error, the bundle is spooled, the user is told; `modelver push` publishes it."""
+    url = f"s3://{make_bucket(s3_endpoint)}/store"
+    store = Store(url, **s3_options(s3_endpoint, fail_fast=True))
+    run = _train_while_the_server_dies(store, s3_server)
+    assert (None, "spooled") == (run.version, run.status)
+    assert "modelver push" in capfd.readouterr().err
+    assert [("m", url)] == [(e.name, e.store) for e in pending()]
+    s3_server.start()
+    assert [] == modelver.list_versions("m", store=store)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)  # `modelver push` opens the store by its URL alone
+    main(["push"])
+    assert "pushed m@0.1.0" in capfd.readouterr().out
+    assert [] == pending()
+    assert {"weights": [1, 2, 3]} == modelver.load("m@0.1.0", store=store)
+    assert modelver.verify("m@0.1.0", store=store).ok
+    assert {"loss": 0.25} == modelver.get("m", store=store).manifest.metrics
+
+
+def test_next_run_to_the_store_pushes_what_was_spooled(s3_server: S3Server, s3_endpoint: str, spool: Path) -> None:
+    """A later track() to the same store publishes itself, then the spooled bundle."""
+    store = Store(f"s3://{make_bucket(s3_endpoint)}/store", **s3_options(s3_endpoint, fail_fast=True))
+    _train_while_the_server_dies(store, s3_server)
+    s3_server.start()
+    with modelver.track("m", store=store) as run:
+        run.save_model({"weights": [4]})
+    assert run.version is not None
+    assert [] == pending()
+    assert ["0.1.0", "0.1.1"] == [t.version for t in modelver.list_versions("m", store=store)]
+    loaded = sorted(str(modelver.load(f"m@{v}", store=store)) for v in ("0.1.0", "0.1.1"))
+    assert sorted([str({"weights": [4]}), str({"weights": [1, 2, 3]})]) == loaded
