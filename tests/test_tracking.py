@@ -265,3 +265,20 @@ def test_loading_a_version_without_artifacts_says_so() -> None:
         pass
     with pytest.raises(modelver.VersionNotFoundError, match="saved none"):
         modelver.load("m")
+
+
+def test_version_schemes_reach_track() -> None:
+    """bump= and scheme= choose the version: a minor bump, then a hybrid experiment above the last release."""
+    with modelver.track("m"):
+        pass
+    with modelver.track("m", bump="minor") as minor:
+        pass
+    with modelver.track("m", scheme="hybrid") as experiment:
+        pass
+    assert minor.version is not None
+    assert experiment.version is not None
+    assert "0.2.0" == minor.version.version
+    assert experiment.version.version.startswith("0.2.1-exp.")
+    assert "0.2.0" == modelver.get("m@latest").version
+    with pytest.raises(modelver.InvalidReferenceError, match="unknown version scheme"):
+        modelver.track("m", scheme="calver")

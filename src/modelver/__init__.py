@@ -10,13 +10,14 @@ from ._diff import VersionDiff, diff
 from ._drift import DataCheck, check_data
 from ._events import AliasState, Event
 from ._fingerprint import Fingerprint, fingerprint
+from ._gc import GcReport, collect_garbage
 from ._lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
 from ._model_version import ModelVersion, get, list_versions, load
 from ._registry import VersionTag
 from ._settings import StoreChoice, choose_store
 from ._store import Store
 from ._tracking import Run, track
-from ._verify import VerifyReport, verify
+from ._verify import StoreVerifyReport, VerifyReport, verify, verify_all
 from ._version import __version__
 from .errors import (
     CaptureError,
@@ -40,6 +41,7 @@ __all__ = [
     "DataCheck",
     "Event",
     "Fingerprint",
+    "GcReport",
     "IntegrityError",
     "InvalidReferenceError",
     "Manifest",
@@ -50,6 +52,7 @@ __all__ = [
     "Store",
     "StoreChoice",
     "StoreError",
+    "StoreVerifyReport",
     "UnsafeFormatError",
     "VerifyReport",
     "VersionDiff",
@@ -61,6 +64,7 @@ __all__ = [
     "aliases",
     "check_data",
     "choose_store",
+    "collect_garbage",
     "decode_config",
     "diff",
     "encode_config",
@@ -77,5 +81,6 @@ __all__ = [
     "unprotect",
     "unyank",
     "verify",
+    "verify_all",
     "yank",
 ]

@@ -281,9 +281,9 @@ def list_command(store: str | None, name: str | None, as_json: bool, metrics: tu
 
 
 def register(group: click.Group) -> None:
-    """Add the registry commands to ``group`` (the ``modelver`` CLI). ``list`` is left alone: see
-    :data:`list_command`."""
+    """Add the registry commands, ``list`` included, to ``group`` (the ``modelver`` CLI)."""
     for command in (
+        list_command,
         promote_command,
         rollback_command,
         yank_command,

@@ -29,6 +29,7 @@ import attrs
 
 from ._code import capture_code
 from ._config import encode_config
+from ._digest import DEFAULT_ALGORITHM
 from ._environment import capture_environment
 from ._fingerprint import fingerprint, tree_json, walk_tree
 from ._formats import serialize
@@ -36,12 +37,14 @@ from ._model_version import ModelVersion, loaded_inputs
 from ._paths import path_clash, validate_artifact_path
 from ._redact import redact_text
 from ._refs import validate_name
-from ._registry import VersionTag, sorted_versions
+from ._registry import VersionTag
 from ._resources import ResourceMonitor
+from ._schemes import BUMPS, DEFAULT_BUMP, DEFAULT_SCHEME, MAX_CANDIDATES, SCHEMES, candidate_versions
 from ._semver import SemVer
 from ._serde import canonical_json, to_json_dict
 from ._settings import open_store
-from ._store import Store
+from ._spool import pending, push, spool_store, write_entry
+from ._store import Store, is_unreachable
 from .errors import CaptureError, CaptureWarning, InvalidReferenceError, StoreError, VersionExistsError
 from .manifest import (
     ArtifactEntry,
@@ -56,9 +59,6 @@ from .manifest import (
 
 #: A config whose canonical JSON is larger than this is stored whole as a blob and referenced from the manifest.
 CONFIG_INLINE_LIMIT_BYTES = 1 << 20
-#: The first auto-assigned version: 0.x says "not yet promised stable" (SemVer §4), as Poetry and Cargo start.
-FIRST_VERSION = SemVer(0, 1, 0)
-_MAX_VERSION_RETRIES = 1000
 #: How long leaving the block waits for the background code/environment capture (a hung remote write, say).
 STATIC_CAPTURE_TIMEOUT_S = 120.0
 RUN_SCHEMA = "modelver.run/1"
@@ -95,7 +95,8 @@ class Run:
         run_id: unique id of this run (also the name of its failed-run record).
         store: where the version is published.
         version: the published :class:`~modelver.ModelVersion`, or ``None`` before a clean exit.
-        status: ``"created"``, ``"running"``, ``"published"`` or ``"failed"``.
+        status: ``"created"``, ``"running"``, ``"published"``, ``"spooled"`` (the store could not be reached at
+            the end: the bundle waits in the local spool for ``modelver push``) or ``"failed"``.
     """
 
     def __init__(
@@ -107,9 +108,19 @@ class Run:
         data: Mapping[str, object] | None = None,
         store: str | os.PathLike[str] | Store | None = None,
         strict: bool = False,
+        scheme: str = DEFAULT_SCHEME,
+        bump: str = DEFAULT_BUMP,
     ) -> None:
         self.name = validate_name(name)
         self._requested = SemVer.parse(version) if version is not None else None
+        if scheme not in SCHEMES or bump not in BUMPS:
+            raise InvalidReferenceError(
+                f"unknown version scheme {scheme!r} or bump {bump!r}: schemes are {', '.join(SCHEMES)}, bumps "
+                f"{', '.join(BUMPS)}",
+                reference=f"{scheme}/{bump}",
+            )
+        self._scheme = scheme
+        self._bump = bump
         self.store = open_store(store)
         self.strict = strict
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
@@ -206,6 +217,14 @@ class Run:
     ) -> Literal[False]:
         with contextlib.suppress(ValueError, LookupError):  # exited in another context (an asyncio task)
             loaded_inputs.reset(self._inputs_token)
+        self._spooled_for: Store | None = None
+        if exc_type is None and self.store.is_remote:
+            try:
+                self.store.exists()
+            except StoreError as probe:
+                if is_unreachable(probe):
+                    # The store went away: what is left to write goes to the local spool (docs/storage.md).
+                    self._spool_instead()
         try:
             manifest, body, fresh_errors = self._finish_capture()
         except Exception as capture_exc:
@@ -228,12 +247,26 @@ class Run:
         try:
             self.version = self._publish(manifest, body)
         except BaseException as publish_exc:
-            self.status = "failed"
-            if not isinstance(publish_exc, VersionExistsError):  # that path keeps its own record
-                self._write_failed_run(body, f"publishing failed: {type(publish_exc).__name__}: {publish_exc}")
-            raise
-        self.status = "published"
+            if self._spooled_for is None and self.store.is_remote and is_unreachable(publish_exc):
+                self._spool_instead()
+                self.version = self._publish(manifest, body)
+            else:
+                self.status = "failed"
+                if not isinstance(publish_exc, VersionExistsError):  # that path keeps its own record
+                    self._write_failed_run(body, f"publishing failed: {type(publish_exc).__name__}: {publish_exc}")
+                raise
+        self.status = "published" if self.version is not None else "spooled"
         return False
+
+    def _spool_instead(self) -> None:
+        # Part of __exit__/_publish (the offline spool): later writes of this run go to a local spool store.
+        remote = self.store
+        try:
+            algorithm = remote.algorithm
+        except StoreError:
+            algorithm = DEFAULT_ALGORITHM  # push re-digests the manifest with the store's algorithm
+        self._spooled_for = remote
+        self.store = spool_store(self.run_id, algorithm)
 
     def _warn_all(self, records: list[CaptureErrorRecord]) -> None:
         for record in records:
@@ -326,37 +359,54 @@ class Run:
         except Exception as exc:
             self._warn(f"modelver: could not keep the failed run record: {exc}")
 
-    def _publish(self, manifest: Manifest, body: bytes) -> ModelVersion:
+    def _publish(self, manifest: Manifest, body: bytes) -> ModelVersion | None:
         digest = self.store.put_manifest(body)
+        remote = self._spooled_for
+        if remote is not None:
+            entry = write_entry(
+                self.run_id, remote.url, self.name, None if self._requested is None else str(self._requested), digest
+            )
+            self.store = remote
+            message = (
+                f"modelver: the store {remote.url} cannot be reached, so {self.name} was not published; the run's "
+                f"bundle is kept in the spool at {entry.directory}. When the store is back, run `modelver push` "
+                "(the next modelver.track() to that store pushes it too)"
+            )
+            print(message, file=sys.stderr)
+            self._warn(message, UserWarning)
+            return None
         by = created_by()
-        for _attempt in range(_MAX_VERSION_RETRIES):
-            if self._requested is not None:
-                version = self._requested
-            else:
-                releases = [v for v in sorted_versions(self.store, self.name) if not v.is_prerelease]
-                version = releases[-1].bump("patch") if releases else FIRST_VERSION
-            tag = VersionTag(self.name, str(version), digest, utc_now(), by)
+        candidates = candidate_versions(
+            self.store, self.name, scheme=self._scheme, requested=self._requested, bump=self._bump, code=self._code
+        )
+        for version in candidates:
+            # The tag carries the metrics so `modelver list` needs no manifest read per version.
+            tag = VersionTag(self.name, version, digest, utc_now(), by, metrics=dict(manifest.metrics))
             try:
-                self.store.create_tag(self.name, str(version), tag.to_bytes())
+                self.store.create_tag(self.name, version, tag.to_bytes())
             except VersionExistsError as exc:
                 if self._requested is not None:
                     self._write_failed_run(body, f"version {version} was taken")
                     raise VersionExistsError(
                         f"{exc} The run's bundle is kept as manifest {digest} (run record runs/{self.run_id}.json)",
                         name=self.name,
-                        version=str(version),
+                        version=version,
                     ) from exc
-                continue  # another process took this number first: take the next
+                continue  # another process took this version first: take the next candidate
+            if self.store.is_remote and pending(self.store.url):
+                for result in push(self.store):  # bundles spooled while this store was unreachable
+                    if result.error:
+                        self._warn(f"modelver: spooled run {result.entry.run_id} not pushed: {result.error}")
             return ModelVersion(
                 name=self.name,
-                version=str(version),
+                version=version,
                 digest=digest,
-                manifest=attrs.evolve(manifest, version=str(version), digest=digest),
+                manifest=attrs.evolve(manifest, version=version, digest=digest),
                 published_at=tag.created_at,
                 published_by=by,
                 store=self.store,
             )
-        raise StoreError(f"could not find a free version of {self.name} after {_MAX_VERSION_RETRIES} attempts")
+        raise StoreError(f"could not find a free version of {self.name} after {MAX_CANDIDATES} attempts")
 
     def _add_artifact(self, path: str, entry: ArtifactEntry) -> None:
         with self._lock:
@@ -540,6 +590,8 @@ def track(
     data: Mapping[str, object] | None = None,
     store: str | os.PathLike[str] | Store | None = None,
     strict: bool = False,
+    scheme: str = DEFAULT_SCHEME,
+    bump: str = DEFAULT_BUMP,
 ) -> Run:
     """Capture a training run; on a clean exit of the ``with`` block, publish it as one immutable version.
 
@@ -558,8 +610,11 @@ def track(
 
     Args:
         name: model name (lowercase letters, digits, ``-_.``, namespaces with ``/``).
-        version: an explicit SemVer 2.0.0 version; default: the next patch after the highest release
-            (``0.1.0`` first).
+        version: an explicit SemVer 2.0.0 version; default: chosen by ``scheme``.
+        scheme: how a version is chosen without ``version=`` (docs/registry.md): ``"semver"`` (default: the
+            highest release bumped by ``bump``, ``0.1.0`` first), ``"timestamp"``, ``"git"`` (short commit, dirty
+            marked) or ``"hybrid"`` (a timestamped experiment pre-release, promoted later with ``release``).
+        bump: ``"patch"`` (default), ``"minor"`` or ``"major"`` for the semver and hybrid schemes.
         config: the run's config: a mapping, ``argparse.Namespace``, dataclass, attrs instance... encoded
             losslessly (:func:`modelver.encode_config`).
         data: label to data source, fingerprinted on entry (paths, fsspec URLs, numpy arrays, pandas frames).
@@ -567,8 +622,8 @@ def track(
         strict: turn capture failures into :class:`CaptureError` (and publish nothing).
 
     Raises:
-        InvalidReferenceError: bad name or version (before anything runs).
+        InvalidReferenceError: bad name, version, scheme or bump (before anything runs).
         VersionExistsError: ``version`` is taken (checked on entry, and atomically at publish).
         StoreError: the store cannot be written or cannot publish atomically.
     """
-    return Run(name, version=version, config=config, data=data, store=store, strict=strict)
+    return Run(name, version=version, config=config, data=data, store=store, strict=strict, scheme=scheme, bump=bump)

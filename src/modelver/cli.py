@@ -15,11 +15,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ._model_version import get, list_versions
-from ._registry import unknown_name
+from . import _cli_data, _cli_registry, _cli_store
+from ._model_version import get
 from ._serde import to_json_dict
 from ._settings import ENV_DEBUG, choose_store, open_store
-from ._verify import verify
+from ._verify import verify, verify_all
 from .errors import ModelverError
 
 _console = Console(soft_wrap=True)
@@ -59,37 +59,6 @@ def info(store: str | None) -> None:
         _console.print(f"names:     {len(opened.list_names())}")
     else:
         _console.print("state:     empty (created on the first publish)")
-
-
-@cli.command(name="list")
-@click.argument("name", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def list_(store: str | None, name: str | None, as_json: bool) -> None:
-    """List model names, or the versions of NAME (oldest first)."""
-    opened = open_store(store)
-    if name is None:
-        names = opened.list_names()
-        if as_json:
-            _print_json(names)
-            return
-        if not names:
-            _console.print(f"no versions in {opened.url} yet")
-        for n in names:
-            click.echo(n)
-        return
-    tags = list_versions(name, store=opened)
-    if not tags:
-        raise unknown_name(opened, name)
-    if as_json:
-        _print_json([to_json_dict(t) for t in tags])
-        return
-    table = Table(title=f"{name} in {opened.url}")
-    for column in ("version", "published", "by", "digest"):
-        table.add_column(column)
-    for tag in tags:
-        table.add_row(tag.version, tag.created_at, f"{tag.created_by.user}@{tag.created_by.host}", tag.manifest[:19])
-    _console.print(table)
 
 
 @cli.command()
@@ -141,10 +110,18 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool) -> None:
 
 
 @cli.command(name="verify")
-@click.argument("ref")
+@click.argument("ref", required=False)
+@click.option("--all", "every", is_flag=True, help="Verify every version of every name in the store.")
 @click.pass_obj
-def verify_(store: str | None, ref: str) -> None:
-    """Re-hash everything version REF references; exit 1 if anything is missing or corrupt."""
+def verify_(store: str | None, ref: str | None, every: bool) -> None:
+    """Re-hash everything version REF (or, with --all, every version) references; exit 1 if anything is missing or
+    corrupt."""
+    if every == (ref is not None):
+        raise click.UsageError("give a REF or --all (not both)")
+    if every:
+        _verify_store(store)
+        return
+    assert ref is not None
     report = verify(ref, store=store)
     table = Table(title=f"{report.ref} {report.digest[:19]}")
     for column in ("object", "digest", "status"):
@@ -160,6 +137,24 @@ def verify_(store: str | None, ref: str) -> None:
         )
         sys.exit(1)
     _console.print(f"all {len(report.objects)} objects verified")
+
+
+def _verify_store(store: str | None) -> None:
+    result = verify_all(store=store)
+    for ref, message in result.unreadable:
+        click.echo(f"{ref}: unreadable: {message}")
+    objects = 0
+    for report in result.reports:
+        objects += len(report.objects)
+        for obj in report.objects:
+            if obj.status != "ok":
+                click.echo(f"{report.ref}: {obj.role} {obj.digest} {obj.status} {obj.detail}".rstrip())
+    versions = len(result.reports) + len(result.unreadable)
+    if not result.ok:
+        bad = sum(not r.ok for r in result.reports) + len(result.unreadable)
+        click.echo(f"modelver: error: {bad} of {versions} version(s) failed verification", err=True)
+        sys.exit(1)
+    _console.print(f"all {versions} version(s) verified ({objects} object references)")
 
 
 @cli.command()
@@ -180,6 +175,11 @@ def runs(store: str | None, as_json: bool) -> None:
     for record in records:
         table.add_row(record.get("run_id", "?"), record.get("name", "?"), record.get("reason", ""))
     _console.print(table)
+
+
+_cli_data.register(cli)
+_cli_registry.register(cli)
+_cli_store.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
