@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
+import s3server
 from helpers import GIT_ENV, git
+
+# The S3 server fixtures (tests/s3server.py), visible to every test module.
+s3_server = s3server.s3_server
+s3_endpoint = s3server.s3_endpoint
+s3_bucket = s3server.s3_bucket
+s3_store = s3server.s3_store
+s3_proxy = s3server.s3_proxy
+no_helper_processes_left = s3server.no_helper_processes_left
 
 
 @pytest.fixture(autouse=True)

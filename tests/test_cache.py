@@ -11,19 +11,10 @@ from typing import Any
 import pytest
 
 import modelver
-import s3server
 from modelver import IntegrityError, Store
 from modelver._cache import ReadCache
 from modelver._digest import digest_bytes
 from s3server import CountingProxy, s3_options
-
-# The shared S3 fixtures of s3server, made visible to pytest in this module.
-s3_server = s3server.s3_server
-s3_endpoint = s3server.s3_endpoint
-s3_bucket = s3server.s3_bucket
-s3_store = s3server.s3_store
-s3_proxy = s3server.s3_proxy
-no_helper_processes_left = s3server.no_helper_processes_left
 
 
 def _publish(store: Store, tmp_path: Path) -> None:

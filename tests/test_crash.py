@@ -20,20 +20,11 @@ from pathlib import Path
 import pytest
 
 import modelver
-import s3server
 from modelver import Store
 from modelver._gc import collect_garbage, referenced_paths
 from modelver._verify import verify_all
 from modelver.cli import main
 from s3server import DUMMY_ENV, make_bucket, s3_options
-
-# The shared S3 fixtures of s3server, made visible to pytest in this module.
-s3_server = s3server.s3_server
-s3_endpoint = s3server.s3_endpoint
-s3_bucket = s3server.s3_bucket
-s3_store = s3server.s3_store
-s3_proxy = s3server.s3_proxy
-no_helper_processes_left = s3server.no_helper_processes_left
 
 KILLS = int(os.environ.get("MODELVER_CRASH_KILLS", "10"))
 

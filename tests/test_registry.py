@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modelver
-import s3server
 from helpers import run_python
 from modelver._events import new_event, write_event
 from modelver._lifecycle import promote, yank
@@ -22,11 +21,6 @@ from modelver._semver import SemVer
 from modelver.errors import VersionNotFoundError, YankedVersionWarning
 from modelver.manifest import CreatedBy
 from s3server import s3_options
-
-# The shared S3 fixtures of s3server, made visible to pytest in this module.
-s3_server = s3server.s3_server
-s3_endpoint = s3server.s3_endpoint
-s3_bucket = s3server.s3_bucket
 
 BY = CreatedBy("tester", "host")
 DIGEST = "blake3:" + "ab" * 32

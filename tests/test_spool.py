@@ -7,18 +7,11 @@ from pathlib import Path
 import pytest
 
 import modelver
-import s3server
 from modelver import Store
 from modelver._spool import pending
+from modelver._spool import push as modelver_push
 from modelver.cli import main
 from s3server import S3Server, make_bucket, s3_options
-
-# The shared S3 fixtures of s3server, made visible to pytest in this module.
-s3_server = s3server.s3_server
-s3_endpoint = s3server.s3_endpoint
-s3_bucket = s3server.s3_bucket
-s3_store = s3server.s3_store
-s3_proxy = s3server.s3_proxy
 
 
 @pytest.fixture
@@ -28,8 +21,8 @@ def spool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "spool"
 
 
-def _train(store: Store, server: S3Server) -> modelver.Run:
-    with modelver.track("m", store=store, config={"lr": 0.1}) as run:
+def _train(store: Store, server: S3Server, scheme: str = "semver") -> modelver.Run:
+    with modelver.track("m", store=store, config={"lr": 0.1}, scheme=scheme) as run:
         run.save_model({"weights": [1, 2, 3]})  # uploaded while the store is up
         run.log_metrics({"loss": 0.25})  # its history blob is written at exit: into the spool
         assert run._static_thread is not None
@@ -38,9 +31,9 @@ def _train(store: Store, server: S3Server) -> modelver.Run:
     return run
 
 
-def _train_while_the_server_dies(store: Store, server: S3Server) -> modelver.Run:
+def _train_while_the_server_dies(store: Store, server: S3Server, scheme: str = "semver") -> modelver.Run:
     with pytest.warns(UserWarning, match="modelver push"):
-        return _train(store, server)
+        return _train(store, server, scheme)
 
 
 def test_run_ending_while_the_store_is_down_is_spooled_then_pushed(
@@ -80,3 +73,24 @@ def test_next_run_to_the_store_pushes_what_was_spooled(s3_server: S3Server, s3_e
     assert ["0.1.0", "0.1.1"] == [t.version for t in modelver.list_versions("m", store=store)]
     loaded = sorted(str(modelver.load(f"m@{v}", store=store)) for v in ("0.1.0", "0.1.1"))
     assert sorted([str({"weights": [4]}), str({"weights": [1, 2, 3]})]) == loaded
+
+
+def test_a_spooled_run_keeps_its_version_scheme(s3_server: S3Server, s3_endpoint: str, spool: Path) -> None:
+    """A hybrid run spooled during an outage is pushed as an experiment, not as a release."""
+    store = Store(f"s3://{make_bucket(s3_endpoint)}/store", **s3_options(s3_endpoint, fail_fast=True))
+    _train_while_the_server_dies(store, s3_server, scheme="hybrid")
+    s3_server.start()
+    [result] = modelver_push(store)
+    assert "" == result.error
+    [tag] = modelver.list_versions("m", store=store)
+    assert tag.version.startswith("0.1.0-exp.")
+
+
+def test_pending_skips_broken_and_claimed_entries(spool: Path) -> None:
+    """A half-written entry and one another process is pushing are not offered for pushing."""
+    (spool / "broken").mkdir(parents=True)
+    (spool / "broken" / "entry.json").write_text('{"schema": "modelver.spool/1"}')
+    claimed = spool / "run.pushing-1234abcd"
+    claimed.mkdir()
+    (claimed / "entry.json").write_text("{}")
+    assert [] == pending()

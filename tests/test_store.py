@@ -11,17 +11,8 @@ from typing import Any
 
 import pytest
 
-import s3server
 from modelver import IntegrityError, Store, StoreError, VersionExistsError
 from modelver._digest import digest_bytes, digest_file
-
-# The shared S3 fixtures of s3server, made visible to pytest in this module.
-s3_server = s3server.s3_server
-s3_endpoint = s3server.s3_endpoint
-s3_bucket = s3server.s3_bucket
-s3_store = s3server.s3_store
-s3_proxy = s3server.s3_proxy
-no_helper_processes_left = s3server.no_helper_processes_left
 
 
 @pytest.fixture(params=["local", "memory", "s3"])

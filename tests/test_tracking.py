@@ -282,3 +282,19 @@ def test_version_schemes_reach_track() -> None:
     assert "0.2.0" == modelver.get("m@latest").version
     with pytest.raises(modelver.InvalidReferenceError, match="unknown version scheme"):
         modelver.track("m", scheme="calver")
+
+
+def test_git_scheme_without_git_falls_back_to_a_timestamp(tmp_path: Path) -> None:
+    """Outside any repository, scheme='git' still publishes (timestamp version) and says why."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import warnings, modelver\nwarnings.simplefilter('ignore')\n"
+        "with modelver.track('m', scheme='git') as run:\n    pass\n"
+        "print(run.version.version)\n"
+        "print([e.message for e in run.version.manifest.capture_errors if 'timestamp' in e.message])\n"
+    )
+    out = run_python(script, cwd=tmp_path).stdout.splitlines()
+    major = out[0].split(".")[0]
+    assert major.isdigit()
+    assert 14 == len(major)
+    assert "scheme='git' needs the git commit" in out[1]

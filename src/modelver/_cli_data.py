@@ -6,14 +6,12 @@ import json
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from ._cli_common import console
 from ._drift import check_data
 from ._fingerprint import fingerprint
 from ._serde import to_json_dict
-
-_console = Console(soft_wrap=True)
 
 
 @click.command(name="fingerprint")
@@ -26,10 +24,10 @@ def fingerprint_cmd(source: str, as_json: bool, no_cache: bool) -> None:
     if as_json:
         click.echo(json.dumps(to_json_dict(fp), indent=2, ensure_ascii=False))
         return
-    _console.print(f"{fp.digest}  {fp.uri}", markup=False)
-    _console.print(f"{fp.kind}, {fp.files} file(s), {fp.size_bytes} bytes, method {fp.method}", markup=False)
+    console.print(f"{fp.digest}  {fp.uri}", markup=False)
+    console.print(f"{fp.kind}, {fp.files} file(s), {fp.size_bytes} bytes, method {fp.method}", markup=False)
     for skipped in fp.skipped:
-        _console.print(f"skipped: {skipped}", markup=False)
+        console.print(f"skipped: {skipped}", markup=False)
 
 
 @click.group()
@@ -59,11 +57,11 @@ def data_check(store: str | None, ref: str, location: str | None, label: str | N
             style = {"identical": "green", "changed": "red", "missing": "red"}.get(r.status, "yellow")
             files = f"{len(r.added)} / {len(r.removed)} / {len(r.changed)}" if r.status == "changed" else r.detail
             table.add_row(r.label, f"[{style}]{r.status}[/{style}]", r.location, files)
-        _console.print(table)
+        console.print(table)
         for r in results:
             for kind, paths in (("added", r.added), ("removed", r.removed), ("changed", r.changed)):
                 for path in paths:
-                    _console.print(f"  {r.label}: {kind} {path}", markup=False)
+                    console.print(f"  {r.label}: {kind} {path}", markup=False)
     if any(r.status in ("changed", "missing") for r in results):
         sys.exit(1)
 

@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from ._cli_common import console, print_json
 from ._diff import diff as diff_versions
 from ._events import Event
 from ._lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
@@ -25,12 +25,6 @@ from ._serde import to_json_dict
 from ._settings import open_store
 
 __all__ = ["list_command", "register"]
-
-_console = Console(soft_wrap=True)
-
-
-def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def _event_line(event: Event) -> str:
@@ -131,7 +125,7 @@ def alias_list_command(store: str | None, name: str, as_json: bool) -> None:
     """List the aliases of NAME: target, since when, by whom, protection."""
     found = aliases(name, store=store)
     if as_json:
-        _print_json({alias: to_json_dict(state) for alias, state in found.items()})
+        print_json({alias: to_json_dict(state) for alias, state in found.items()})
         return
     if not found:
         click.echo(f"{name} has no aliases; set one with `modelver promote {name}@VERSION ALIAS`")
@@ -149,7 +143,7 @@ def alias_list_command(store: str | None, name: str, as_json: bool) -> None:
             event.reason if event else "",
             f"yes (by {state.protected_by})" if state.protected else "",
         )
-    _console.print(table)
+    console.print(table)
 
 
 @click.command(name="history")
@@ -161,7 +155,7 @@ def history_command(store: str | None, name: str, alias: str | None, as_json: bo
     """The audit trail of NAME: every promotion, rollback, yank, protection and release, oldest first."""
     events = history(name, alias=alias, store=store)
     if as_json:
-        _print_json([to_json_dict(e) for e in events])
+        print_json([to_json_dict(e) for e in events])
         return
     if not events:
         click.echo(f"no registry events for {name}")
@@ -180,7 +174,7 @@ def history_command(store: str | None, name: str, alias: str | None, as_json: bo
             f"{e.created_by.user}@{e.created_by.host}",
             e.reason,
         )
-    _console.print(table)
+    console.print(table)
 
 
 @click.command(name="diff")
@@ -192,12 +186,12 @@ def diff_command(store: str | None, ref_a: str, ref_b: str, as_json: bool) -> No
     """What changed from REF_A to REF_B: code, environment, config, data, metrics, resources, artifacts."""
     result = diff_versions(ref_a, ref_b, store=store)
     if as_json:
-        _print_json(to_json_dict(result))
+        print_json(to_json_dict(result))
         return
     a, b = f"{result.a} ({result.a_digest[:19]})", f"{result.b} ({result.b_digest[:19]})"
-    _console.print(f"{a} -> {b}", markup=False)
+    console.print(f"{a} -> {b}", markup=False)
     if result.same_content:
-        _console.print("same manifest: nothing differs")
+        console.print("same manifest: nothing differs")
         return
     for facet, rows in result.facets().items():
         if not rows:
@@ -209,9 +203,9 @@ def diff_command(store: str | None, ref_a: str, ref_b: str, as_json: bool) -> No
             table.add_row(
                 row.key, row.status, _short(row.a), _short(row.b), "" if row.delta is None else f"{row.delta:+.6g}"
             )
-        _console.print(table)
+        console.print(table)
     if result.empty:
-        _console.print("no differences")
+        console.print("no differences")
 
 
 def _short(value: Any) -> str:
@@ -232,9 +226,9 @@ def list_command(store: str | None, name: str | None, as_json: bool, metrics: tu
     if name is None:
         names = opened.list_names()
         if as_json:
-            _print_json(names)
+            print_json(names)
         elif not names:
-            _console.print(f"no versions in {opened.url} yet")
+            console.print(f"no versions in {opened.url} yet")
         else:
             click.echo("\n".join(names))
         return
@@ -255,7 +249,7 @@ def list_command(store: str | None, name: str | None, as_json: bool, metrics: tu
             status = "pre-release"
         rows.append((tag, values, status, pointing.get(tag.version, [])))
     if as_json:
-        _print_json(
+        print_json(
             [
                 {**to_json_dict(tag), "metrics": values, "status": status or "ok", "aliases": names}
                 for tag, values, status, names in rows
@@ -277,7 +271,7 @@ def list_command(store: str | None, name: str | None, as_json: bool, metrics: tu
             f"{tag.created_by.user}@{tag.created_by.host}",
             tag.manifest[:19],
         )
-    _console.print(table)
+    console.print(table)
 
 
 def register(group: click.Group) -> None:

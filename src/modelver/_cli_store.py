@@ -5,22 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
+from ._cli_common import console, human_bytes
 from ._gc import DEFAULT_GRACE_S, collect_garbage
 from ._settings import open_store
 from ._spool import pending, push, spool_dir
 from ._store import Store
-
-_console = Console(soft_wrap=True)
-
-
-def _human_bytes(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
 
 
 @click.command()
@@ -39,8 +29,8 @@ def gc(store: str | None, dry_run: bool, grace: float) -> None:
     verb = "would remove" if dry_run else "removed"
     for path in report.removed:
         click.echo(f"{verb} {path}")
-    _console.print(
-        f"{verb} {len(report.removed)} object(s), {_human_bytes(report.removed_bytes)}; kept {report.referenced} "
+    console.print(
+        f"{verb} {len(report.removed)} object(s), {human_bytes(report.removed_bytes)}; kept {report.referenced} "
         f"referenced and {len(report.kept_young)} younger than {grace:g} s"
     )
 
@@ -52,12 +42,12 @@ def push_(store: str | None) -> None:
     target: Store | None = open_store(store) if store is not None else None
     waiting = pending(target.url if target is not None else None)
     if not waiting:
-        _console.print(f"nothing to push (spool: {spool_dir()})")
+        console.print(f"nothing to push (spool: {spool_dir()})")
         return
     failed = 0
     for result in push(target):
         if result.tag is not None:
-            _console.print(f"pushed {result.entry.name}@{result.tag.version} to {result.entry.store}")
+            console.print(f"pushed {result.entry.name}@{result.tag.version} to {result.entry.store}")
         else:
             failed += 1
             click.echo(f"modelver: error: run {result.entry.run_id} not pushed: {result.error}", err=True)

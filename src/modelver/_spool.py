@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import attrs
@@ -24,11 +25,12 @@ import platformdirs
 
 from ._model_version import read_manifest
 from ._registry import VersionTag
+from ._schemes import DEFAULT_BUMP, DEFAULT_SCHEME, MAX_CANDIDATES, candidate_versions
 from ._serde import canonical_json
 from ._store import Store
 from ._verify import referenced_blobs
 from .errors import ModelverError, StoreError, VersionExistsError
-from .manifest import CreatedBy
+from .manifest import CodeFacet, CreatedBy
 
 ENV_SPOOL = "MODELVER_SPOOL"
 ENTRY_SCHEMA = "modelver.spool/1"
@@ -39,6 +41,10 @@ def spool_dir() -> Path:
     """The spool directory: ``MODELVER_SPOOL`` or the per-user data location."""
     env = os.environ.get(ENV_SPOOL)
     return Path(env) if env else Path(platformdirs.user_data_dir("modelver", appauthor=False)) / "spool"
+
+
+# Marks an entry directory renamed by the process pushing it.
+_CLAIMED = ".pushing-"
 
 
 @attrs.frozen
@@ -52,6 +58,8 @@ class SpoolEntry:
         version: the requested version, or ``None`` for the next free one.
         manifest: digest of its manifest.
         directory: where it is spooled.
+        scheme: the version scheme the run asked for (``track(scheme=...)``).
+        bump: the bump the run asked for.
     """
 
     run_id: str
@@ -60,6 +68,8 @@ class SpoolEntry:
     version: str | None
     manifest: str
     directory: Path
+    scheme: str = DEFAULT_SCHEME
+    bump: str = DEFAULT_BUMP
 
     @property
     def local_store(self) -> Store:
@@ -74,8 +84,18 @@ def spool_store(run_id: str, algorithm: str) -> Store:
     return local
 
 
-def write_entry(run_id: str, store_url: str, name: str, version: str | None, manifest: str) -> SpoolEntry:
-    """Record the spool entry of ``run_id`` (after its manifest is in :func:`spool_store`)."""
+def write_entry(
+    run_id: str,
+    store_url: str,
+    name: str,
+    version: str | None,
+    manifest: str,
+    *,
+    scheme: str = DEFAULT_SCHEME,
+    bump: str = DEFAULT_BUMP,
+) -> SpoolEntry:
+    """Record the spool entry of ``run_id`` (after its manifest is in :func:`spool_store`), with the version scheme
+    and bump the run asked for, so the push numbers it as the run would have."""
     directory = spool_dir() / run_id
     directory.mkdir(parents=True, exist_ok=True)
     record = {
@@ -85,11 +105,13 @@ def write_entry(run_id: str, store_url: str, name: str, version: str | None, man
         "name": name,
         "version": version,
         "manifest": manifest,
+        "scheme": scheme,
+        "bump": bump,
     }
     tmp = directory / "entry.json.tmp"
     tmp.write_bytes(canonical_json(record))
     os.replace(tmp, directory / "entry.json")
-    return SpoolEntry(run_id, store_url, name, version, manifest, directory)
+    return SpoolEntry(run_id, store_url, name, version, manifest, directory, scheme, bump)
 
 
 def pending(store_url: str | None = None) -> list[SpoolEntry]:
@@ -99,29 +121,48 @@ def pending(store_url: str | None = None) -> list[SpoolEntry]:
         return []
     out = []
     for path in sorted(root.glob("*/entry.json")):
+        if _CLAIMED in path.parent.name:
+            continue  # another process is pushing it
         try:
             raw = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
-        if raw.get("schema") != ENTRY_SCHEMA or (store_url is not None and raw.get("store") != store_url):
-            continue
-        out.append(
-            SpoolEntry(raw["run_id"], raw["store"], raw["name"], raw.get("version"), raw["manifest"], path.parent)
-        )
+            if raw.get("schema") != ENTRY_SCHEMA or (store_url is not None and raw.get("store") != store_url):
+                continue
+            entry = SpoolEntry(
+                raw["run_id"],
+                raw["store"],
+                raw["name"],
+                raw.get("version"),
+                raw["manifest"],
+                path.parent,
+                raw.get("scheme", DEFAULT_SCHEME),
+                raw.get("bump", DEFAULT_BUMP),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # unreadable or foreign: `modelver push` must not crash on one bad entry
+        out.append(entry)
     return out
 
 
-def create_version_tag(store: Store, name: str, manifest: str, version: str | None, by: CreatedBy) -> VersionTag:
-    """Create the tag of ``name`` for ``manifest``: ``version`` if given (it must be free), else the default scheme's
-    next version (the next patch after the highest release), retrying when another process takes it first.
+def create_version_tag(
+    store: Store,
+    name: str,
+    manifest: str,
+    version: str | None,
+    by: CreatedBy,
+    *,
+    scheme: str = DEFAULT_SCHEME,
+    bump: str = DEFAULT_BUMP,
+    code: CodeFacet | None = None,
+) -> VersionTag:
+    """Create the tag of ``name`` for ``manifest``: ``version`` if given (it must be free), else the next version of
+    ``scheme``, retrying when another process takes it first.
 
     Raises:
         VersionExistsError: the explicit ``version`` is taken.
     """
-    from ._schemes import MAX_CANDIDATES, candidate_versions
-    from ._tracking import utc_now
+    from ._tracking import utc_now  # imported late: _tracking imports this module
 
-    for chosen in candidate_versions(store, name, requested=version):
+    for chosen in candidate_versions(store, name, requested=version, scheme=scheme, bump=bump, code=code):
         tag = VersionTag(name, chosen, manifest, utc_now(), by)
         try:
             store.create_tag(name, chosen, tag.to_bytes())
@@ -142,13 +183,30 @@ def push_entry(entry: SpoolEntry, store: Store) -> VersionTag:
     """
     from ._tracking import created_by
 
+    # Claim the entry first, so two processes pushing at once never publish one bundle twice.
+    claimed = entry.directory.with_name(f"{entry.directory.name}{_CLAIMED}{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(entry.directory, claimed)
+    except FileNotFoundError as exc:
+        raise StoreError(f"spooled run {entry.run_id} is being pushed by another process") from exc
+    entry = attrs.evolve(entry, directory=claimed)
+    try:
+        tag = _push_claimed(entry, store, created_by())
+    except BaseException:
+        os.rename(claimed, claimed.with_name(entry.run_id))  # release the claim: the entry stays for a retry
+        raise
+    shutil.rmtree(claimed, ignore_errors=True)
+    return tag
+
+
+def _push_claimed(entry: SpoolEntry, store: Store, by: CreatedBy) -> VersionTag:
     local = entry.local_store
     body = local.read_manifest(entry.manifest)
     placeholder = VersionTag(entry.name, "0.0.0", entry.manifest, "", CreatedBy("", ""))
     manifest = read_manifest(local, placeholder)
     store.initialize()
     for role, digest in referenced_blobs(manifest):
-        if store.blob_size(digest) is not None:
+        if store._freshen(store.blob_path(digest)):  # present, and made young again so gc keeps it for the tag
             continue
         spooled = local.blob_path(digest)
         if not os.path.exists(spooled):
@@ -161,9 +219,9 @@ def push_entry(entry: SpoolEntry, store: Store) -> VersionTag:
             raise StoreError(f"spooled blob {spooled} of run {entry.run_id} is corrupt; remove {entry.directory}")
     # The same digest, unless the run never learnt the store's algorithm before it went away: then the store's.
     digest = store.put_manifest(body)
-    tag = create_version_tag(store, entry.name, digest, entry.version, created_by())
-    shutil.rmtree(entry.directory, ignore_errors=True)
-    return tag
+    return create_version_tag(
+        store, entry.name, digest, entry.version, by, scheme=entry.scheme, bump=entry.bump, code=manifest.code
+    )
 
 
 @attrs.frozen

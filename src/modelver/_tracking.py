@@ -221,7 +221,7 @@ class Run:
         if exc_type is None and self.store.is_remote:
             try:
                 self.store.exists()
-            except StoreError as probe:
+            except Exception as probe:  # backends raise their own types (e.g. missing credentials)
                 if is_unreachable(probe):
                     # The store went away: what is left to write goes to the local spool (docs/storage.md).
                     self._spool_instead()
@@ -245,18 +245,33 @@ class Run:
             raise CaptureError(f"{len(self._errors)} capture error(s) in strict mode, no version published: {listed}")
         self._warn_all(fresh_errors)
         try:
-            self.version = self._publish(manifest, body)
-        except BaseException as publish_exc:
-            if self._spooled_for is None and self.store.is_remote and is_unreachable(publish_exc):
+            try:
+                self.version = self._publish(manifest, body)
+            except BaseException as publish_exc:
+                if not (self._spooled_for is None and self.store.is_remote and is_unreachable(publish_exc)):
+                    raise
                 self._spool_instead()
                 self.version = self._publish(manifest, body)
-            else:
-                self.status = "failed"
-                if not isinstance(publish_exc, VersionExistsError):  # that path keeps its own record
-                    self._write_failed_run(body, f"publishing failed: {type(publish_exc).__name__}: {publish_exc}")
-                raise
+        except BaseException as publish_exc:
+            self.status = "failed"
+            if not isinstance(publish_exc, VersionExistsError):  # that path keeps its own record
+                self._write_failed_run(body, f"publishing failed: {type(publish_exc).__name__}: {publish_exc}")
+            raise
         self.status = "published" if self.version is not None else "spooled"
+        if self.version is not None and self.store.is_remote:
+            self._push_spooled()
         return False
+
+    def _push_spooled(self) -> None:
+        # The store is reachable again: publish what earlier runs spooled for it. The version is already out, so
+        # nothing here may fail the run.
+        try:
+            if pending(self.store.url):
+                for result in push(self.store):
+                    if result.error:
+                        self._warn(f"modelver: spooled run {result.entry.run_id} not pushed: {result.error}")
+        except Exception as exc:
+            self._warn(f"modelver: could not push spooled runs: {exc}")
 
     def _spool_instead(self) -> None:
         # Part of __exit__/_publish (the offline spool): later writes of this run go to a local spool store.
@@ -289,6 +304,17 @@ class Run:
                         f"code and environment capture did not finish within {STATIC_CAPTURE_TIMEOUT_S:.0f} s",
                     )
                 ]
+        if self._scheme == "git" and self._code.git is None and self._requested is None:
+            # Decided now, before the manifest is built, so the bundle records why its version is a timestamp.
+            self._background_errors.append(
+                CaptureErrorRecord(
+                    "code",
+                    "CaptureError",
+                    "scheme='git' needs the git commit, and none was captured; the version uses the timestamp "
+                    "scheme instead",
+                )
+            )
+            self._scheme = "timestamp"
         with self._lock:
             self.status = "closing"
             fresh = [*self._background_errors, *resource_errors]
@@ -364,7 +390,13 @@ class Run:
         remote = self._spooled_for
         if remote is not None:
             entry = write_entry(
-                self.run_id, remote.url, self.name, None if self._requested is None else str(self._requested), digest
+                self.run_id,
+                remote.url,
+                self.name,
+                None if self._requested is None else str(self._requested),
+                digest,
+                scheme=self._scheme,
+                bump=self._bump,
             )
             self.store = remote
             message = (
@@ -393,10 +425,6 @@ class Run:
                         version=version,
                     ) from exc
                 continue  # another process took this version first: take the next candidate
-            if self.store.is_remote and pending(self.store.url):
-                for result in push(self.store):  # bundles spooled while this store was unreachable
-                    if result.error:
-                        self._warn(f"modelver: spooled run {result.entry.run_id} not pushed: {result.error}")
             return ModelVersion(
                 name=self.name,
                 version=version,

@@ -9,32 +9,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from . import _cli_data, _cli_registry, _cli_store
+from ._cli_common import console, human_bytes, print_json
 from ._model_version import get
 from ._serde import to_json_dict
 from ._settings import ENV_DEBUG, choose_store, open_store
 from ._verify import verify, verify_all
 from .errors import ModelverError
-
-_console = Console(soft_wrap=True)
-
-
-def _human_bytes(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
-
-
-def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,13 +37,13 @@ def info(store: str | None) -> None:
     """Print the store in use and why it was chosen."""
     choice = choose_store(store)
     opened = open_store(choice.url)
-    _console.print(f"store:     {choice.url}")
-    _console.print(f"chosen by: {'the --store option' if store is not None else choice.source}")
+    console.print(f"store:     {choice.url}")
+    console.print(f"chosen by: {'the --store option' if store is not None else choice.source}")
     if opened.exists():
-        _console.print(f"digest:    {opened.algorithm}")
-        _console.print(f"names:     {len(opened.list_names())}")
+        console.print(f"digest:    {opened.algorithm}")
+        console.print(f"names:     {len(opened.list_names())}")
     else:
-        _console.print("state:     empty (created on the first publish)")
+        console.print("state:     empty (created on the first publish)")
 
 
 @cli.command()
@@ -71,42 +56,42 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool) -> None:
     version = get(ref, store=store)
     m = version.manifest
     if as_json:
-        _print_json(to_json_dict(m))
+        print_json(to_json_dict(m))
         return
     if show_diff:
         diff = version.code_diff()
         click.echo(diff.decode(errors="replace") if diff else f"{version.ref}: no uncommitted changes were recorded")
         return
-    _console.print(f"[bold]{version.ref}[/bold]  {version.digest}")
-    _console.print(f"published {version.published_at} by {version.published_by.user}@{version.published_by.host}")
+    console.print(f"[bold]{version.ref}[/bold]  {version.digest}")
+    console.print(f"published {version.published_at} by {version.published_by.user}@{version.published_by.host}")
     git = m.code.git
     if git is not None:
         state = "dirty" if git.dirty else "clean"
-        _console.print(f"code       {git.commit[:12]} on {git.branch or '(detached)'} ({state}) {m.code.entrypoint}")
+        console.print(f"code       {git.commit[:12]} on {git.branch or '(detached)'} ({state}) {m.code.entrypoint}")
         if git.diff or git.untracked:
             changes = "a diff of tracked files (modelver show --diff)" if git.diff else "no diff"
-            _console.print(f"           {changes}, {len(git.untracked)} untracked file(s)", markup=False)
+            console.print(f"           {changes}, {len(git.untracked)} untracked file(s)", markup=False)
     else:
-        _console.print(f"code       snapshot of {len(m.code.sources)} file(s), entrypoint {m.code.entrypoint}")
-    _console.print(f"python     {m.environment.python} ({len(m.environment.packages)} packages)")
+        console.print(f"code       snapshot of {len(m.code.sources)} file(s), entrypoint {m.code.entrypoint}")
+    console.print(f"python     {m.environment.python} ({len(m.environment.packages)} packages)")
     config = m.config if isinstance(m.config, dict) and "$type" not in m.config else {"(config)": m.config}
     for key, value in config.items():
         text = json.dumps(value, ensure_ascii=False)
-        _console.print(f"config     {key} = {text if len(text) <= 80 else text[:77] + '...'}", markup=False)
+        console.print(f"config     {key} = {text if len(text) <= 80 else text[:77] + '...'}", markup=False)
     r = m.resources
-    _console.print(
-        f"resources  wall {r.wall_time_s:.2f} s, cpu {r.cpu_time_s:.2f} s, peak {_human_bytes(r.peak_rss_bytes)}"
+    console.print(
+        f"resources  wall {r.wall_time_s:.2f} s, cpu {r.cpu_time_s:.2f} s, peak {human_bytes(r.peak_rss_bytes)}"
     )
     for label, d in m.data.items():
-        _console.print(f"data       {label}: {d.uri} {d.digest[:19]} ({_human_bytes(d.size_bytes)}, {d.files} file(s))")
+        console.print(f"data       {label}: {d.uri} {d.digest[:19]} ({human_bytes(d.size_bytes)}, {d.files} file(s))")
     for key, value in m.metrics.items():
-        _console.print(f"metric     {key} = {value}")
+        console.print(f"metric     {key} = {value}")
     for path, a in m.artifacts.items():
-        _console.print(f"artifact   {path} ({a.format}, {_human_bytes(a.size_bytes)})")
+        console.print(f"artifact   {path} ({a.format}, {human_bytes(a.size_bytes)})")
     if m.capture_errors:
-        _console.print(f"[yellow]{len(m.capture_errors)} capture error(s)[/yellow]")
+        console.print(f"[yellow]{len(m.capture_errors)} capture error(s)[/yellow]")
         for e in m.capture_errors:
-            _console.print(f"  {e.facet}: {e.message}")
+            console.print(f"  {e.facet}: {e.message}")
 
 
 @cli.command(name="verify")
@@ -129,14 +114,14 @@ def verify_(store: str | None, ref: str | None, every: bool) -> None:
     for obj in report.objects:
         style = "green" if obj.status == "ok" else "red"
         table.add_row(obj.role, obj.digest[:19], f"[{style}]{obj.status}[/{style}] {obj.detail}")
-    _console.print(table)
+    console.print(table)
     if not report.ok:
         bad = sum(o.status != "ok" for o in report.objects)
         click.echo(
             f"modelver: error: {bad} of {len(report.objects)} objects of {report.ref} failed verification", err=True
         )
         sys.exit(1)
-    _console.print(f"all {len(report.objects)} objects verified")
+    console.print(f"all {len(report.objects)} objects verified")
 
 
 def _verify_store(store: str | None) -> None:
@@ -154,7 +139,7 @@ def _verify_store(store: str | None) -> None:
         bad = sum(not r.ok for r in result.reports) + len(result.unreadable)
         click.echo(f"modelver: error: {bad} of {versions} version(s) failed verification", err=True)
         sys.exit(1)
-    _console.print(f"all {versions} version(s) verified ({objects} object references)")
+    console.print(f"all {versions} version(s) verified ({objects} object references)")
 
 
 @cli.command()
@@ -162,19 +147,24 @@ def _verify_store(store: str | None) -> None:
 @click.pass_obj
 def runs(store: str | None, as_json: bool) -> None:
     """List runs that published no version (the block raised, or strict mode), oldest first."""
-    records = [json.loads(raw) for raw in open_store(store).list_runs()]
+    records = []
+    for raw in open_store(store).list_runs():
+        try:
+            records.append(json.loads(raw))
+        except ValueError:
+            records.append({"run_id": "?", "name": "?", "status": "unreadable", "reason": "not valid JSON"})
     if as_json:
-        _print_json([{k: r.get(k) for k in ("run_id", "name", "status", "reason")} for r in records])
+        print_json([{k: r.get(k) for k in ("run_id", "name", "status", "reason")} for r in records])
         return
     if not records:
-        _console.print("no failed runs")
+        console.print("no failed runs")
         return
     table = Table(title="runs without a version")
     for column in ("run id", "name", "reason"):
         table.add_column(column)
     for record in records:
         table.add_row(record.get("run_id", "?"), record.get("name", "?"), record.get("reason", ""))
-    _console.print(table)
+    console.print(table)
 
 
 _cli_data.register(cli)

@@ -1,0 +1,26 @@
+"""What every CLI module shares: one console and the formatting helpers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+
+#: soft_wrap: a long digest or path stays on one line when stdout is not a terminal.
+console = Console(soft_wrap=True)
+
+
+def human_bytes(size: float) -> str:
+    """``1536`` → ``"1.5 KiB"`` (IEC units)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
