@@ -110,3 +110,24 @@ def test_processes_sharing_the_cache_agree(tmp_path: Path) -> None:
     assert [0, 0, 0, 0] == [p.returncode for p in procs]
     assert {modelver.fingerprint(tree, cache=False).digest} == digests
     assert json.dumps(sorted(digests))
+
+
+def test_remote_objects_are_not_read_again_while_their_etag_holds(
+    s3_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the S3 server: an unchanged object is answered from the cache, a rewritten one (new ETag) is re-read."""
+    import s3fs
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)  # fingerprint() opens the URL with default options
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}, skip_instance_cache=True)
+    url = f"s3://{s3_bucket}/data/train.csv"
+    fs.pipe_file(url, b"a,b\n1,2\n")
+    first = modelver.fingerprint(url)
+    assert modelver.fingerprint(b"a,b\n1,2\n").digest == first.digest
+    with sqlite3.connect(_statcache.cache_dir() / "fingerprints.sqlite3") as conn:
+        assert 1 == conn.execute("UPDATE objects SET digest = ?", (FAKE,)).rowcount
+    s3fs.S3FileSystem.clear_instance_cache()
+    assert FAKE == modelver.fingerprint(url).digest
+    fs.pipe_file(url, b"a,b\n1,3\n")
+    s3fs.S3FileSystem.clear_instance_cache()
+    assert modelver.fingerprint(b"a,b\n1,3\n").digest == modelver.fingerprint(url).digest
