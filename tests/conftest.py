@@ -17,6 +17,7 @@ s3_bucket = s3server.s3_bucket
 s3_store = s3server.s3_store
 s3_proxy = s3server.s3_proxy
 no_helper_processes_left = s3server.no_helper_processes_left
+backend = s3server.backend
 
 
 @pytest.fixture(autouse=True)

@@ -229,3 +229,12 @@ def s3_proxy(s3_server: S3Server, s3_endpoint: str) -> Iterator[CountingProxy]:
     proxy = CountingProxy(s3_server.port)
     yield proxy
     proxy.close()
+
+
+@pytest.fixture(params=["local", "s3"])
+def backend(request: pytest.FixtureRequest, tmp_path: Any) -> tuple[str, str | None]:
+    """``(store url, S3 endpoint or None)`` of a fresh store on local disk or on the moto server."""
+    if request.param == "local":
+        return str(tmp_path / "store"), None
+    endpoint: str = request.getfixturevalue("s3_endpoint")
+    return f"s3://{make_bucket(endpoint)}/store", endpoint

@@ -24,7 +24,7 @@ from modelver import Store
 from modelver._gc import collect_garbage, referenced_paths
 from modelver._verify import verify_all
 from modelver.cli import main
-from s3server import DUMMY_ENV, make_bucket, s3_options
+from s3server import DUMMY_ENV, s3_options
 
 KILLS = int(os.environ.get("MODELVER_CRASH_KILLS", "10"))
 
@@ -48,15 +48,6 @@ def _publish_forever(url: str, endpoint: str | None, workdir: str) -> None:
             run.log_metrics({"n": n})
             run.save_model({"pid": os.getpid(), "n": n})
             run.log_artifact(artifact, name="weights.bin")
-
-
-@pytest.fixture(params=["local", "s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
-    """``(store url, S3 endpoint or None)`` of a fresh store on local disk or on the moto server."""
-    if request.param == "local":
-        return str(tmp_path / "store"), None
-    endpoint: str = request.getfixturevalue("s3_endpoint")
-    return f"s3://{make_bucket(endpoint)}/store", endpoint
 
 
 def _check_visible(store: Store, checked: set[str]) -> None:

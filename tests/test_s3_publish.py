@@ -12,7 +12,7 @@ import pytest
 import modelver
 from modelver import IntegrityError, Store, StoreError
 from modelver._verify import referenced_blobs, verify_all
-from s3server import CountingProxy, make_bucket, s3_options
+from s3server import CountingProxy, s3_options
 
 PROCESSES = 16
 
@@ -20,15 +20,6 @@ PROCESSES = 16
 def open_test_store(url: str, endpoint: str | None) -> Store:
     """A Store on local disk (``endpoint`` None) or on the test S3 server."""
     return Store(url, **s3_options(endpoint)) if endpoint else Store(url)
-
-
-@pytest.fixture(params=["local", "s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
-    """``(store url, S3 endpoint or None)`` of a fresh store on local disk or on the moto server."""
-    if request.param == "local":
-        return str(tmp_path / "store"), None
-    endpoint: str = request.getfixturevalue("s3_endpoint")
-    return f"s3://{make_bucket(endpoint)}/store", endpoint
 
 
 def _publish_at_barrier(url: str, endpoint: str | None, index: int, barrier: Any, queue: Any) -> None:
