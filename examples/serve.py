@@ -14,16 +14,15 @@ NAME = "breast-cancer-classifier"
 
 
 def main() -> None:
-    """Resolve, verify, load and predict on five rows."""
+    """Resolve, verify, load and predict on three rows of each class."""
     version = modelver.get(f"{NAME}@latest")
     model = version.load()
     data = load_breast_cancer(as_frame=True)
-    rows = data.frame.drop(columns="target").head(5)
-    predictions = model.predict(rows)
-    names = [str(data.target_names[p]) for p in predictions]
+    sample = data.frame.groupby("target").head(3)
+    predictions = model.predict(sample.drop(columns="target"))
     print(f"loaded {version.ref} ({version.digest[:23]}…)")
-    print(f"predictions for 5 rows: {names}")
-    print(f"true labels:            {[str(data.target_names[t]) for t in data.frame['target'].head(5)]}")
+    print(f"predicted: {[str(data.target_names[p]) for p in predictions]}")
+    print(f"true:      {[str(data.target_names[t]) for t in sample['target']]}")
 
 
 if __name__ == "__main__":
