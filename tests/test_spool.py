@@ -59,6 +59,7 @@ def test_run_ending_while_the_store_is_down_is_spooled_then_pushed(
     assert {"weights": [1, 2, 3]} == modelver.load("m@0.1.0", store=store)
     assert modelver.verify("m@0.1.0", store=store).ok
     assert {"loss": 0.25} == modelver.get("m", store=store).manifest.metrics
+    assert [{"loss": 0.25}] == [t.metrics for t in modelver.list_versions("m", store=store)]  # tag like a run's
 
 
 def test_next_run_to_the_store_pushes_what_was_spooled(s3_server: S3Server, s3_endpoint: str, spool: Path) -> None:

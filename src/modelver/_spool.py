@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -153,17 +154,23 @@ def create_version_tag(
     scheme: str = DEFAULT_SCHEME,
     bump: str = DEFAULT_BUMP,
     code: CodeFacet | None = None,
+    metrics: Mapping[str, float | int | None] | None = None,
 ) -> VersionTag:
     """Create the tag of ``name`` for ``manifest``: ``version`` if given (it must be free), else the next version of
-    ``scheme``, retrying when another process takes it first.
+    ``scheme``, retrying when another process takes it first. The one place a version becomes visible, for a
+    finishing run and for a pushed spool entry alike.
+
+    Args:
+        metrics: the run's final metrics, kept in the tag so ``modelver list`` reads no manifest.
 
     Raises:
         VersionExistsError: the explicit ``version`` is taken.
+        StoreError: no free version after :data:`~modelver._schemes.MAX_CANDIDATES` attempts.
     """
     from ._tracking import utc_now  # imported late: _tracking imports this module
 
     for chosen in candidate_versions(store, name, requested=version, scheme=scheme, bump=bump, code=code):
-        tag = VersionTag(name, chosen, manifest, utc_now(), by)
+        tag = VersionTag(name, chosen, manifest, utc_now(), by, metrics=dict(metrics or {}))
         try:
             store.create_tag(name, chosen, tag.to_bytes())
         except VersionExistsError:
@@ -220,7 +227,15 @@ def _push_claimed(entry: SpoolEntry, store: Store, by: CreatedBy) -> VersionTag:
     # The same digest, unless the run never learnt the store's algorithm before it went away: then the store's.
     digest = store.put_manifest(body)
     return create_version_tag(
-        store, entry.name, digest, entry.version, by, scheme=entry.scheme, bump=entry.bump, code=manifest.code
+        store,
+        entry.name,
+        digest,
+        entry.version,
+        by,
+        scheme=entry.scheme,
+        bump=entry.bump,
+        code=manifest.code,
+        metrics=manifest.metrics,
     )
 
 

@@ -37,13 +37,12 @@ from ._model_version import ModelVersion, loaded_inputs
 from ._paths import path_clash, validate_artifact_path
 from ._redact import redact_text
 from ._refs import validate_name
-from ._registry import VersionTag
 from ._resources import ResourceMonitor
-from ._schemes import BUMPS, DEFAULT_BUMP, DEFAULT_SCHEME, MAX_CANDIDATES, SCHEMES, candidate_versions
+from ._schemes import BUMPS, DEFAULT_BUMP, DEFAULT_SCHEME, SCHEMES
 from ._semver import SemVer
 from ._serde import canonical_json, to_json_dict
 from ._settings import open_store
-from ._spool import pending, push, spool_store, write_entry
+from ._spool import create_version_tag, pending, push, spool_store, write_entry
 from ._store import Store, is_unreachable
 from .errors import CaptureError, CaptureWarning, InvalidReferenceError, StoreError, VersionExistsError
 from .manifest import (
@@ -408,33 +407,34 @@ class Run:
             self._warn(message, UserWarning)
             return None
         by = created_by()
-        candidates = candidate_versions(
-            self.store, self.name, scheme=self._scheme, requested=self._requested, bump=self._bump, code=self._code
-        )
-        for version in candidates:
-            # The tag carries the metrics so `modelver list` needs no manifest read per version.
-            tag = VersionTag(self.name, version, digest, utc_now(), by, metrics=dict(manifest.metrics))
-            try:
-                self.store.create_tag(self.name, version, tag.to_bytes())
-            except VersionExistsError as exc:
-                if self._requested is not None:
-                    self._write_failed_run(body, f"version {version} was taken")
-                    raise VersionExistsError(
-                        f"{exc} The run's bundle is kept as manifest {digest} (run record runs/{self.run_id}.json)",
-                        name=self.name,
-                        version=version,
-                    ) from exc
-                continue  # another process took this version first: take the next candidate
-            return ModelVersion(
-                name=self.name,
-                version=version,
-                digest=digest,
-                manifest=attrs.evolve(manifest, version=version, digest=digest),
-                published_at=tag.created_at,
-                published_by=by,
-                store=self.store,
+        try:
+            tag = create_version_tag(
+                self.store,
+                self.name,
+                digest,
+                None if self._requested is None else str(self._requested),
+                by,
+                scheme=self._scheme,
+                bump=self._bump,
+                code=self._code,
+                metrics=manifest.metrics,
             )
-        raise StoreError(f"could not find a free version of {self.name} after {MAX_CANDIDATES} attempts")
+        except VersionExistsError as exc:  # only an explicit version is never replaced by the next one
+            self._write_failed_run(body, f"version {exc.version} was taken")
+            raise VersionExistsError(
+                f"{exc} The run's bundle is kept as manifest {digest} (run record runs/{self.run_id}.json)",
+                name=self.name,
+                version=exc.version,
+            ) from exc
+        return ModelVersion(
+            name=self.name,
+            version=tag.version,
+            digest=digest,
+            manifest=attrs.evolve(manifest, version=tag.version, digest=digest),
+            published_at=tag.created_at,
+            published_by=by,
+            store=self.store,
+        )
 
     def _add_artifact(self, path: str, entry: ArtifactEntry) -> None:
         with self._lock:
