@@ -291,3 +291,27 @@ def test_forked_child_sharing_the_parents_memory_is_not_counted_twice() -> None:
     assert isinstance(facet, dict)
     assert facet["peak_rss_bytes"] >= 400 * MB
     assert facet["peak_rss_bytes"] < 1.5 * result["own_rss"]  # type: ignore[operator]
+
+
+def test_series_is_evenly_thinned_and_keeps_its_ends() -> None:
+    """A series that outgrows ``max_points`` drops every other point, keeps ascending times and the last sample."""
+    monitor = ResourceMonitor(interval_s=0.005, max_points=8)
+    monitor.start()
+    deadline = time.monotonic() + 10
+    while monitor.samples < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    facet, _ = monitor.stop()
+    series = json.loads(monitor.series_json())
+    times = [row[0] for row in series["rows"]]
+    assert ["t_s", "memory_bytes", "cpu_s", "gpu_memory_used_bytes"] == series["columns"]
+    assert 4 <= len(times) <= 8
+    assert sorted(times) == times
+    assert series["interval_s"] >= 0.005 * 4  # the stride doubled at least twice for 40 samples in 8 points
+    assert times[-1] + 0.001 >= facet.wall_time_s  # the last sample is taken after the end time is read
+    assert facet.peak_rss_bytes >= max(row[1] for row in series["rows"]) > 0
+
+
+def test_max_points_must_allow_a_series() -> None:
+    """A series of fewer than two points could not be thinned: refused when the monitor is made."""
+    with pytest.raises(ValueError, match="max_points"):
+        ResourceMonitor(max_points=1)

@@ -298,3 +298,25 @@ def test_git_scheme_without_git_falls_back_to_a_timestamp(tmp_path: Path) -> Non
     assert major.isdigit()
     assert 14 == len(major)
     assert "scheme='git' needs the git commit" in out[1]
+
+
+def test_resource_series_and_metrics_history_read_back_from_the_version() -> None:
+    """The version stores a resource time series sampled up to the run's end, and every log_metrics call in order."""
+    with modelver.track("m") as run:
+        held = np.ones(20 << 17)  # 20 MiB held until the end, so the last sample sees it
+        for step in range(3):
+            run.log_metrics({"loss": 1.0 / (step + 1)}, step=step)
+    assert run.version is not None
+    loaded = modelver.get(run.version.ref)
+    series = loaded.resource_series()
+    history = loaded.metrics_history()
+
+    assert series is not None
+    assert "modelver.resources-series/1" == series["schema"]
+    assert [0, 1, 2] == [entry["step"] for entry in history]
+    assert [1.0, 0.5, 1.0 / 3] == [entry["metrics"]["loss"] for entry in history]
+    last_time, last_memory = series["rows"][-1][:2]
+    assert last_time + 0.001 >= loaded.manifest.resources.wall_time_s
+    assert last_memory >= held.nbytes
+    roles = {checked.role: checked.status for checked in modelver.verify(loaded.ref).objects}
+    assert "ok" == roles["resource series"]  # verified, pushed from a spool and kept by gc like any blob

@@ -137,6 +137,33 @@ class ModelVersion:
         git = self.manifest.code.git
         return self.store.read_blob(git.diff) if git is not None and git.diff else None
 
+    def metrics_history(self) -> list[dict[str, Any]]:
+        """Every ``log_metrics`` call of the run, in order, verified: ``[{"time": unix seconds, "step": int | None,
+        "metrics": {key: number | None}}, ...]``; empty when the run logged none.
+
+        Raises:
+            IntegrityError: the history blob is missing or corrupt.
+        """
+        digest = self.manifest.metrics_history
+        if digest is None:
+            return []
+        return [json.loads(line) for line in self.store.read_blob(digest).splitlines() if line.strip()]
+
+    def resource_series(self) -> dict[str, Any] | None:
+        """The sampled resource time series of the run, verified (the format is documented in
+        ``modelver._resources.ResourceMonitor.series_json``: ``columns`` and ``rows`` of seconds since start, memory
+        bytes, CPU seconds and GPU memory bytes), or ``None`` when the run stored none (versions made before it
+        existed).
+
+        Raises:
+            IntegrityError: the series blob is missing or corrupt.
+        """
+        digest = self.manifest.resources.series
+        if digest is None:
+            return None
+        series: dict[str, Any] = json.loads(self.store.read_blob(digest))
+        return series
+
     def load(self, name: str | None = None, *, allow_pickle: bool = False, trusted: Sequence[str] | None = None) -> Any:
         """Read an artifact, verify its digest, and deserialize it (see :meth:`artifact` for ``name``).
 

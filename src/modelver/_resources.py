@@ -28,6 +28,12 @@ the memory of this process and of every live descendant (children, grandchildren
   counts too) and ``driver``. Without ``pynvml`` there are no GPUs and no error; when ``pynvml`` imports but NVML
   fails for another reason than a missing library or driver (no GPU), the failure is recorded as an error.
 
+A time series of the samples is kept too (:meth:`ResourceMonitor.series_json`): seconds since ``start()``, memory of
+the process tree in bytes, CPU seconds of this process and its waited-for children, and each GPU's memory in use, at
+most :data:`MAX_SERIES_POINTS` points: when full, every other point is dropped and the sampling stride doubles, so a
+run of any length keeps an evenly spaced series from start to end, and always its last sample. ``track()`` stores
+it as a blob referenced by ``resources.series``.
+
 Not measured: CPU time of descendants that exit and are reaped by someone other than this process or a live
 descendant (orphans adopted by init), and CPU time that a descendant alive at ``start()`` used before it, if that
 descendant is waited for during the run.
@@ -38,6 +44,7 @@ Nothing here raises after ``start()``: every failure, in the sampler thread or i
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -57,6 +64,10 @@ _MAX_ERRORS = 20
 # How long stop() waits for the sampler thread; a hung NVML call must not hang the run.
 _JOIN_TIMEOUT_S = 5.0
 _PSUTIL_GONE = (psutil.NoSuchProcess, psutil.AccessDenied)
+#: Points kept in the resource time series (4096 points x 4 numbers is about 150 KB of JSON).
+MAX_SERIES_POINTS = 4096
+#: Format tag of the series blob; readers check it before plotting.
+SERIES_SCHEMA = "modelver.resources-series/1"
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -81,14 +92,18 @@ class ResourceMonitor:
     Args:
         interval_s: seconds between two memory samples. The sampler costs well under 1 ms of CPU per sample
             on Linux (it reads ``/proc`` for the processes of the tree only; see :attr:`sampler_cpu_s`).
+        max_points: the most points the time series keeps (see the module docstring).
 
     Raises:
-        ValueError: ``interval_s`` is not positive.
+        ValueError: ``interval_s`` is not positive, or ``max_points`` is below 2.
     """
 
-    def __init__(self, interval_s: float = 0.2) -> None:
+    def __init__(self, interval_s: float = 0.2, *, max_points: int = MAX_SERIES_POINTS) -> None:
         if not interval_s > 0:
             raise ValueError(f"interval_s must be a positive number of seconds, not {interval_s!r}")
+        if max_points < 2:
+            raise ValueError(f"max_points must be at least 2, not {max_points!r}")
+        self._max_points = max_points
         self._interval_s = interval_s
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,6 +120,8 @@ class ResourceMonitor:
         self._peak_tree_rss = 0
         self._samples = 0
         self._sampler_cpu_s = 0.0
+        self._series: list[tuple[float, int, float, tuple[int, ...]]] = []
+        self._series_stride = 1
 
     @property
     def samples(self) -> int:
@@ -115,6 +132,24 @@ class ResourceMonitor:
     def sampler_cpu_s(self) -> float:
         """CPU seconds used by the sampler thread itself (its ``time.thread_time()``), known once it has ended."""
         return self._sampler_cpu_s
+
+    def series_json(self) -> bytes:
+        """The sampled time series as UTF-8 JSON, for plotting.
+
+        Returns:
+            ``{"schema": "modelver.resources-series/1", "interval_s": float, "columns": ["t_s", "memory_bytes",
+            "cpu_s", "gpu_memory_used_bytes"], "rows": [[t_s, memory_bytes, cpu_s, [bytes per GPU]], ...]}``:
+            seconds since ``start()``, memory of the process tree in bytes (PSS sum on Linux), user + system CPU
+            seconds of this process and its waited-for children, memory in use on each GPU in bytes.
+        """
+        rows = [[round(t, 3), memory, round(cpu, 3), list(gpus)] for t, memory, cpu, gpus in self._series]
+        body = {
+            "schema": SERIES_SCHEMA,
+            "interval_s": self._interval_s * self._series_stride,
+            "columns": ["t_s", "memory_bytes", "cpu_s", "gpu_memory_used_bytes"],
+            "rows": rows,
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
 
     def start(self) -> None:
         """Record the start time and CPU times, and start the daemon sampling thread.
@@ -212,7 +247,7 @@ class ResourceMonitor:
             self._gpus = []
             self._record(exc, "GPU capture failed (NVML)")
 
-    def _sample(self) -> None:
+    def _sample(self, *, last: bool = False) -> None:
         """Take one memory sample of the process tree (and GPUs); a failed sample is recorded, not raised."""
         try:
             process = self._get_process()
@@ -222,12 +257,25 @@ class ResourceMonitor:
             else:
                 total = _rss(process) + sum(_rss(child) for child in _live_descendants(process))
             self._peak_tree_rss = max(self._peak_tree_rss, total)
+            gpu_used: list[int] = []
             for gpu in self._gpus:
                 used = int(self._nvml.nvmlDeviceGetMemoryInfo(gpu.handle).used)
                 gpu.peak_memory_used_bytes = max(gpu.peak_memory_used_bytes, used)
+                gpu_used.append(used)
+            self._add_point(total, tuple(gpu_used), last=last)
             self._samples += 1
         except Exception as exc:  # sampling must never take the run down
             self._record(exc, "memory sample failed")
+
+    def _add_point(self, memory: int, gpus: tuple[int, ...], *, last: bool) -> None:
+        if self._samples % self._series_stride and not last:
+            return
+        start = self._start_times
+        cpu = 0.0 if start is None else _cpu_total(os.times()) - _cpu_total(start)
+        self._series.append((time.perf_counter() - self._start_wall, memory, max(0.0, cpu), gpus))
+        if len(self._series) >= self._max_points:
+            self._series = self._series[::2]
+            self._series_stride *= 2
 
     # --- stop ------------------------------------------------------------------------------------------------------
 
@@ -243,7 +291,7 @@ class ResourceMonitor:
         thread.join(_JOIN_TIMEOUT_S)
         if thread.is_alive():
             self._record(TimeoutError(f"the sampler thread did not stop within {_JOIN_TIMEOUT_S:g} s"))
-        self._sample()  # the last sample: descendants still alive now, and runs shorter than one interval
+        self._sample(last=True)  # the last sample: descendants still alive now, and runs shorter than one interval
         cpu = _cpu_total(end_times) - _cpu_total(self._start_times) + self._live_descendants_cpu()
         peak = self._peak_tree_rss
         for before, after in zip(self._start_rusage, end_rusage, strict=True):

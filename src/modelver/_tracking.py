@@ -54,6 +54,7 @@ from .manifest import (
     EnvironmentFacet,
     Lineage,
     Manifest,
+    ResourcesFacet,
 )
 
 #: A config whose canonical JSON is larger than this is stored whole as a blob and referenced from the manifest.
@@ -321,6 +322,7 @@ class Run:
             history = list(self._history)
             snapshot = (dict(self._data), dict(self._metrics), dict(sorted(self._artifacts.items())))
             inputs = tuple(dict.fromkeys(self._inputs))
+        resources = self._store_series(resources, fresh)
         config, config_errors = self._encoded_config()
         with self._lock:
             self._errors.extend(config_errors)
@@ -349,6 +351,18 @@ class Run:
         body = to_json_dict(manifest)
         del body["version"], body["digest"]
         return manifest, canonical_json(body), [*fresh, *config_errors]
+
+    def _store_series(self, resources: ResourcesFacet, errors: list[CaptureErrorRecord]) -> ResourcesFacet:
+        """Store the sampled resource time series as a blob and point ``resources.series`` at it."""
+        try:
+            digest = self.store.put_bytes(self._monitor.series_json())
+        except Exception as exc:  # a failed write of a plot's data must not cost the version
+            record = CaptureErrorRecord("resources", type(exc).__name__, f"resource time series not stored: {exc}")
+            errors.append(record)
+            with self._lock:
+                self._errors.append(record)
+            return resources
+        return attrs.evolve(resources, series=digest)
 
     def _encoded_config(self) -> tuple[Any, list[CaptureErrorRecord]]:
         root = self._config_root

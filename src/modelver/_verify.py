@@ -52,6 +52,8 @@ def referenced_blobs(manifest: Manifest) -> list[tuple[str, str]]:
         out.append(("config", str(config["digest"])))
     if manifest.metrics_history:
         out.append(("metrics history", manifest.metrics_history))
+    if manifest.resources.series:
+        out.append(("resource series", manifest.resources.series))
     return out
 
 

@@ -182,6 +182,8 @@ class ResourcesFacet:
         gpus: one mapping per NVIDIA GPU (name, memory_total_bytes, peak_memory_used_bytes, driver), when NVML is
             importable.
         samples: how many background samples were taken.
+        series: digest of a JSON blob with the sampled time series (seconds since start, memory of the process tree
+            in bytes, CPU seconds, GPU memory in use per device; see ``ResourceMonitor.series_json``), or ``None``.
         errors: messages of the captures that failed for this facet.
     """
 
@@ -193,6 +195,7 @@ class ResourcesFacet:
     gpus: tuple[dict[str, JSON], ...] = ()
     samples: int = 0
     errors: tuple[str, ...] = ()
+    series: str | None = None
 
 
 @attrs.frozen
