@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/track_overhead.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .azurite

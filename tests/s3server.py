@@ -238,3 +238,134 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> tuple[str, str | N
         return str(tmp_path / "store"), None
     endpoint: str = request.getfixturevalue("s3_endpoint")
     return f"s3://{make_bucket(endpoint)}/store", endpoint
+
+
+class AnsweringProxy(CountingProxy):
+    """A :class:`CountingProxy` that can answer chosen requests itself with a given HTTP response, so a test can
+    make a real client meet a real HTTP answer the server behind never sends (moto never answers 409).
+
+    Client bytes are parsed into HTTP/1.1 requests (``Content-Length`` or chunked bodies, ``Expect: 100-continue``);
+    a request matching an armed rule is consumed and answered here, every other one is relayed unchanged.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self._rules: list[list[Any]] = []  # [method, path substring, times left, raw response]
+        self.answered: list[tuple[str, str]] = []
+        super().__init__(upstream_port)
+
+    def answer(self, method: str, path_contains: str, times: int, status: int, reason: str, body: str) -> None:
+        """Answer the next ``times`` requests ``method`` whose path contains ``path_contains`` with this response."""
+        payload = body.encode()
+        response = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\nContent-Length: {len(payload)}\r\n"
+            "x-amz-request-id: modelver-test\r\n\r\n"
+        ).encode() + payload
+        with self._lock:
+            self._rules.append([method, path_contains, times, response])
+
+    def _take_rule(self, method: str, path: str) -> bytes | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule[0] == method and rule[1] in path and rule[2] > 0:
+                    rule[2] -= 1
+                    self.answered.append((method, path))
+                    return bytes(rule[3])
+        return None
+
+    def _pump(self, source: socket.socket, target: socket.socket, outbound: bool) -> None:
+        if not outbound:
+            super()._pump(source, target, outbound)
+            return
+        reader = _Reader(source)
+        try:
+            while True:
+                head = reader.until(b"\r\n\r\n")
+                if head is None:
+                    return
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = request_line.split(" ", 2)
+                headers = {}
+                for line in header_lines:
+                    if ":" in line:
+                        key, value = line.split(":", 1)
+                        headers[key.strip().lower()] = value.strip()
+                with self._lock:
+                    self.requests.append((method, path))
+                    self.sent_bytes += len(head)
+                response = self._take_rule(method, path)
+                if response is not None and headers.get("expect", "").lower() == "100-continue":
+                    source.sendall(response.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))
+                    return  # the body never comes: close the connection
+                forward = None if response is not None else target.sendall
+                if forward is not None:
+                    forward(head)
+                self._body(reader, headers, forward)
+                if response is not None:
+                    source.sendall(response)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def _body(self, reader: _Reader, headers: dict[str, str], forward: Any) -> None:
+        def relay(data: bytes | None) -> None:
+            if data is None:
+                raise ConnectionError("client closed mid-request")
+            with self._lock:
+                self.sent_bytes += len(data)
+            if forward is not None:
+                forward(data)
+
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            while True:
+                size_line = reader.until(b"\r\n")
+                relay(size_line)
+                assert size_line is not None
+                size = int(size_line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while (trailer := reader.until(b"\r\n")) not in (None, b"\r\n"):
+                        relay(trailer)
+                    relay(trailer)
+                    return
+                relay(reader.exactly(size + 2))
+        else:
+            relay(reader.exactly(int(headers.get("content-length", "0"))))
+
+
+class _Reader:
+    """Buffered reads of a socket: up to and including a delimiter, or an exact byte count (None at EOF)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = b""
+
+    def _fill(self) -> bool:
+        chunk = self._sock.recv(1 << 16)
+        self._buffer += chunk
+        return bool(chunk)
+
+    def until(self, delimiter: bytes) -> bytes | None:
+        while delimiter not in self._buffer:
+            if not self._fill():
+                return None
+        end = self._buffer.index(delimiter) + len(delimiter)
+        data, self._buffer = self._buffer[:end], self._buffer[end:]
+        return data
+
+    def exactly(self, count: int) -> bytes | None:
+        while len(self._buffer) < count:
+            if not self._fill():
+                return None
+        data, self._buffer = self._buffer[:count], self._buffer[count:]
+        return data
+
+
+@pytest.fixture
+def s3_answering_proxy(s3_server: S3Server, s3_endpoint: str) -> Iterator[AnsweringProxy]:
+    """A relay in front of the test server that can answer chosen requests itself (see :class:`AnsweringProxy`)."""
+    proxy = AnsweringProxy(s3_server.port)
+    yield proxy
+    proxy.close()

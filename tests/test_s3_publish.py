@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import modelver
-from modelver import IntegrityError, Store, StoreError
+from modelver import IntegrityError, Store, StoreError, VersionExistsError
 from modelver._verify import referenced_blobs, verify_all
-from s3server import CountingProxy, s3_options
+from s3server import AnsweringProxy, CountingProxy, s3_options
 
 PROCESSES = 16
 
@@ -120,7 +120,10 @@ def test_republishing_an_unchanged_100_mb_model_file_sends_no_blob_bytes(
     assert run.version is not None
     assert "0.1.1" == run.version.version
     assert first_sent > 100 << 20  # the relay does see the upload when there is one
-    assert [] == [path for method, path in s3_proxy.requests if method in ("PUT", "POST") and "/blobs/" in path]
+    model_key = store.blob_path(run.version.manifest.artifacts["model.bin"].digest).split("/", 1)[1]
+    uploads = [path for method, path in s3_proxy.requests if method in ("PUT", "POST")]
+    # Small blobs that differ per run (the resource series) are sent; the model's blob and any staged upload are not.
+    assert [] == [path for path in uploads if model_key in path or "/blobs/.staging/" in path]
     assert s3_proxy.sent_bytes < 1 << 20  # manifest, tag and request headers only
     assert modelver.verify("big@0.1.1", store=store).ok
 
@@ -135,3 +138,73 @@ def test_s3_behind_a_caching_wrapper_is_refused_for_publishing_but_readable(s3_s
     with pytest.raises(StoreError, match="no atomic create-if-absent"), modelver.track("wrapped", store=wrapped):
         pass
     assert [1, 2] == modelver.load("wrapped", store=wrapped)
+
+
+CONFLICT_409 = (
+    "<?xml version='1.0' encoding='UTF-8'?><Error><Code>ConditionalRequestConflict</Code>"
+    "<Message>A conflicting operation occurred. If using PutObject you can retry the request.</Message></Error>"
+)
+# A 412 as some S3-compatible servers send it: without the <Condition> element real S3 adds.
+PRECONDITION_412 = (
+    "<?xml version='1.0' encoding='UTF-8'?><Error><Code>PreconditionFailed</Code>"
+    "<Message>At least one of the pre-conditions you specified did not hold</Message></Error>"
+)
+
+
+def _store_via(proxy: AnsweringProxy, bucket: str) -> Store:
+    store = Store(f"s3://{bucket}/store", **s3_options(proxy.endpoint))
+    store.initialize()
+    return store
+
+
+def test_a_409_conflict_on_a_tag_is_retried_and_the_retry_creates_it(
+    s3_bucket: str, s3_answering_proxy: AnsweringProxy
+) -> None:
+    """Two real HTTP 409 ConditionalRequestConflict answers to the tag's PUT, then the server: the tag is created."""
+    store = _store_via(s3_answering_proxy, s3_bucket)
+    s3_answering_proxy.answer("PUT", "/names/m/versions/1.0.0.json", 2, 409, "Conflict", CONFLICT_409)
+    store.create_tag("m", "1.0.0", b'{"writer": 1}')
+    assert 2 == len(s3_answering_proxy.answered)
+    assert 3 == sum(1 for m, p in s3_answering_proxy.requests if m == "PUT" and "/versions/1.0.0.json" in p)
+    assert b'{"writer": 1}' == store.read_tag("m", "1.0.0")
+
+
+def test_a_409_then_a_taken_key_is_version_exists(s3_bucket: str, s3_answering_proxy: AnsweringProxy) -> None:
+    """A 409, and the retry finds the tag another writer created meanwhile: VersionExistsError, their bytes stay."""
+    store = _store_via(s3_answering_proxy, s3_bucket)
+    store.create_tag("m", "1.0.0", b'{"writer": "other"}')
+    s3_answering_proxy.answer("PUT", "/names/m/versions/1.0.0.json", 1, 409, "Conflict", CONFLICT_409)
+    with pytest.raises(VersionExistsError):
+        store.create_tag("m", "1.0.0", b'{"writer": "me"}')
+    assert 1 == len(s3_answering_proxy.answered)
+    assert b'{"writer": "other"}' == store.read_tag("m", "1.0.0")
+
+
+def test_conflicts_that_never_end_fail_the_create_without_a_tag(
+    s3_bucket: str, s3_answering_proxy: AnsweringProxy
+) -> None:
+    """409 on every attempt: a StoreError after the retries, and no tag exists (no success without a version)."""
+    store = _store_via(s3_answering_proxy, s3_bucket)
+    s3_answering_proxy.answer("PUT", "/names/m/versions/1.0.0.json", 100, 409, "Conflict", CONFLICT_409)
+    with pytest.raises(StoreError, match=r"ConditionalRequestConflict|conflicting"):
+        store.create_tag("m", "1.0.0", b'{"writer": 1}')
+    assert 5 == len(s3_answering_proxy.answered)
+    assert [] == store.list_versions("m")
+
+
+def test_a_412_without_the_condition_element_means_taken(s3_bucket: str, s3_answering_proxy: AnsweringProxy) -> None:
+    """A bare 412 PreconditionFailed (no <Condition>, as some S3-compatible servers answer) is a taken key."""
+    store = _store_via(s3_answering_proxy, s3_bucket)
+    s3_answering_proxy.answer("PUT", "/names/m/versions/1.0.0.json", 1, 412, "Precondition Failed", PRECONDITION_412)
+    with pytest.raises(VersionExistsError):
+        store.create_tag("m", "1.0.0", b'{"writer": 1}')
+
+
+def test_a_create_whose_key_already_holds_its_exact_bytes_succeeds(s3_store: Store) -> None:
+    """A resent PUT whose first attempt had landed finds its own bytes: that is success, not a taken version;
+    different bytes are still refused."""
+    s3_store.fs.pipe_file(s3_store.tag_path("m", "1.0.0"), b'{"writer": 1}')  # the first attempt, answer lost
+    s3_store.create_tag("m", "1.0.0", b'{"writer": 1}')
+    with pytest.raises(VersionExistsError):
+        s3_store.create_tag("m", "1.0.0", b'{"writer": 2}')
+    assert b'{"writer": 1}' == s3_store.read_tag("m", "1.0.0")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modelver import IntegrityError, Store, StoreError, VersionExistsError
 from modelver._digest import digest_bytes, digest_file
+from modelver._store import _COPY_CHUNK_BYTES, copy_hashing
 
 
 @pytest.fixture(params=["local", "memory", "s3"])
@@ -161,3 +165,24 @@ def test_sixteen_processes_racing_for_one_tag_leave_exactly_one_winner(tmp_path:
     winner = next(i for i, p in enumerate(procs) if p.exitcode == 0)
     assert f'{{"writer": {winner}}}'.encode() == store.read_tag("m", "1.0.0")
     assert [] == [p for p in (tmp_path / "s" / "names" / "m" / "versions").iterdir() if p.name.startswith(".tmp")]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    boundary=st.sampled_from([0, 1, _COPY_CHUNK_BYTES, 2 * _COPY_CHUNK_BYTES]),
+    offset=st.integers(min_value=-3, max_value=3),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    algorithm=st.sampled_from(["blake3", "sha256"]),
+)
+def test_copy_hashing_writes_the_same_bytes_and_names_them_right(
+    tmp_path: Path, boundary: int, offset: int, seed: int, algorithm: str
+) -> None:
+    """Around the copy buffer's boundaries (empty, one byte, one and two buffers +-3), the one-pass copy writes the
+    source's bytes exactly and returns the same digest and size as hashing the source on its own."""
+    size = max(0, boundary + offset)
+    source, target = tmp_path / f"src-{uuid.uuid4().hex}", tmp_path / f"dst-{uuid.uuid4().hex}"
+    source.write_bytes(random.Random(seed).randbytes(size))
+    assert digest_file(source, algorithm) == copy_hashing(str(source), str(target), algorithm)
+    assert source.read_bytes() == target.read_bytes()
+    with pytest.raises(FileExistsError):  # the target is created exclusively, never overwritten
+        copy_hashing(str(source), str(target), algorithm)

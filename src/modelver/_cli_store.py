@@ -29,6 +29,8 @@ def gc(store: str | None, dry_run: bool, grace: float) -> None:
     verb = "would remove" if dry_run else "removed"
     for path in report.removed:
         click.echo(f"{verb} {path}")
+    for upload in report.aborted_uploads:
+        click.echo(f"{'would abort' if dry_run else 'aborted'} multipart upload {upload}")
     console.print(
         f"{verb} {len(report.removed)} object(s), {human_bytes(report.removed_bytes)}; kept {report.referenced} "
         f"referenced and {len(report.kept_young)} younger than {grace:g} s"
