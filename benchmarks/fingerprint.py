@@ -4,7 +4,9 @@ Generates (once, under $BENCH_DIR or /tmp/modelver-bench-fingerprint) a director
 and 20,000 small ones. Then prints, in one run, with the page cache warm:
 - our throughput as a ratio to a raw single-pass blake3 of the same bytes (goal >= 0.8),
 - the ratio to hashlib MD5 (DVC's approach: one thread, one file at a time),
-- the time of a second, unchanged fingerprint (stat cache) as a ratio to the first (goal <= 0.02),
+- the time of a second, unchanged fingerprint (stat cache) as a ratio to the first (goal <= 0.02), the median of
+  five, next to its floor on this machine: one bare ``os.stat`` per file, which no correct cache can skip (a file's
+  content can change without its directory changing),
 - the peak memory above the baseline (goal: < 200 MB whatever the file sizes).
 
 Run: ``.venv/bin/python benchmarks/fingerprint.py [--small N] [--big-mb N]``.
@@ -24,6 +26,7 @@ from pathlib import Path
 import blake3
 
 import modelver
+from modelver._statcache import RACY_WINDOW_S
 
 
 def make_tree(root: Path, big_files: int, big_mb: int, small_files: int) -> None:
@@ -60,6 +63,15 @@ def raw_blake3(paths: list[Path]) -> float:
         else:
             hasher.update(path.read_bytes())
         hasher.hexdigest()
+    return time.perf_counter() - start
+
+
+def stat_floor(paths: list[Path]) -> float:
+    """Seconds for one bare ``os.stat`` of every file: the least an unchanged fingerprint must do."""
+    names = [str(path) for path in paths]
+    start = time.perf_counter()
+    for name in names:
+        os.stat(name)
     return time.perf_counter() - start
 
 
@@ -105,6 +117,9 @@ def main() -> None:
     make_tree(root, args.big_files, args.big_mb, args.small)
     paths = files_of(root)
     total = sum(p.stat().st_size for p in paths)
+    # Files written in the last RACY_WINDOW_S are never cached (modelver._statcache): let a fresh tree age first.
+    newest = max(max(p.stat().st_mtime, p.stat().st_ctime) for p in paths)
+    time.sleep(max(0.0, newest + RACY_WINDOW_S + 0.5 - time.time()))
     raw_blake3(paths)  # warm the page cache
 
     with tempfile.TemporaryDirectory() as cache:
@@ -117,14 +132,19 @@ def main() -> None:
         start = time.perf_counter()
         modelver.fingerprint(root)  # fills the stat cache (files are older than the racy window)
         filling = time.perf_counter() - start
-        start = time.perf_counter()
-        second = modelver.fingerprint(root)
-        cached = time.perf_counter() - start
-        assert first.digest == second.digest
+        seconds = []
+        for _ in range(5):
+            start = time.perf_counter()
+            second = modelver.fingerprint(root)
+            seconds.append(time.perf_counter() - start)
+            assert first.digest == second.digest
+        cached = sorted(seconds)[2]
+        floor = min(stat_floor(paths) for _ in range(3))
     peak = peak_above_baseline(root)
 
     gib = total / 2**30
-    print(f"tree: {len(paths)} files, {gib:.2f} GiB, {os.cpu_count()} CPUs, page cache warm")
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+    print(f"tree: {len(paths)} files, {gib:.2f} GiB, {os.cpu_count()} CPUs, page cache warm, load average {load}")
     print(f"raw blake3 (mmap, all threads)    {raw:7.2f} s  {gib / raw:6.2f} GiB/s")
     print(f"hashlib md5 (DVC's way)           {md5:7.2f} s  {gib / md5:6.2f} GiB/s")
     print(f"modelver.fingerprint (no cache)   {ours:7.2f} s  {gib / ours:6.2f} GiB/s")
@@ -132,6 +152,8 @@ def main() -> None:
     print(f"  ratio to md5                    {md5 / ours:7.2f}   (x faster than DVC's approach)")
     print(f"first fingerprint filling cache   {filling:7.2f} s")
     print(f"second, unchanged (stat cache)    {cached:7.3f} s  ratio {cached / ours:.3f} to the first (goal <= 0.02)")
+    print(f"  fastest of the five             {min(seconds):7.3f} s  ratio {min(seconds) / ours:.3f}")
+    print(f"  floor: one os.stat per file     {floor:7.3f} s  ratio {floor / ours:.3f} to the first")
     print(f"peak RSS above baseline           {peak / 2**20:7.0f} MiB (goal < 200; a fresh process)")
 
 

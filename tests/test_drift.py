@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import modelver
 from modelver import check_data
@@ -66,3 +67,30 @@ def test_cli_data_check_exits_1_on_drift_and_fingerprint_prints_json(tmp_path: P
     assert {"images/1.png", "labels.csv"} == set(fp["entries"])
     assert modelver.fingerprint(data).digest == fp["digest"]
     assert os.path.isabs(fp["uri"])
+
+
+def test_data_recorded_from_store_checksums_checks_against_a_local_copy(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data recorded from S3 (digests from ETags, not hashed) checks identical against an equal local copy, by
+    hashing the copy with the recorded algorithm; one changed byte in the copy is named."""
+    import s3fs
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)  # fingerprint() opens URLs with default options
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint}, skip_instance_cache=True)
+    files = {"labels.csv": b"id,y\n1,0\n", "images/1.png": b"png1"}
+    copy = tmp_path / "copy"
+    for rel, content in files.items():
+        fs.pipe_file(f"s3://{s3_bucket}/train/{rel}", content)
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        (copy / rel).write_bytes(content)
+    with modelver.track("m", data={"train": f"s3://{s3_bucket}/train"}):
+        pass
+    [remote] = check_data("m")
+    [local] = check_data("m", label="train", location=copy)
+    (copy / "labels.csv").write_bytes(b"id,y\n1,1\n")
+    [drifted] = check_data("m", label="train", location=copy)
+
+    assert ("identical", "") == (remote.status, remote.detail)
+    assert ("identical", True) == (local.status, "different methods" in local.detail)
+    assert ("changed", (), (), ("labels.csv",)) == (drifted.status, drifted.added, drifted.removed, drifted.changed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,16 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import fsspec
+import fsspec.config
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gcsserver import FakeGcs, gcs_options
 from modelver._digest import digest_bytes
 from modelver._fingerprint import Fingerprint, fingerprint, tree_json
 from modelver._serde import canonical_json
 from modelver.errors import CaptureError
+from s3server import CountingProxy
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="symlinks and FIFOs need POSIX")
 
@@ -158,6 +162,40 @@ def test_directory_digest_independent_of_creation_order(files: dict[str, bytes],
     assert (expected_tree_digest(files), expected_tree_digest(files)) == digests
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(files=st.dictionaries(paths, st.binary(max_size=40), min_size=1, max_size=6), data=st.data())
+def test_any_single_change_changes_the_tree_digest(files: dict[str, bytes], data: st.DataObject) -> None:
+    """On random trees, with the stat cache on: flipping one byte, renaming a file, adding an empty file or removing
+    any file (an empty one too) changes the digest, which stays the definition's digest of the new tree."""
+    victim = data.draw(st.sampled_from(sorted(files)))
+    change = data.draw(st.sampled_from(["byte", "rename", "add empty", "remove"]))
+    changed = dict(files)
+    if change == "byte" and files[victim]:
+        at = data.draw(st.integers(0, len(files[victim]) - 1))
+        content = bytearray(files[victim])
+        content[at] ^= data.draw(st.integers(1, 255))
+        changed[victim] = bytes(content)
+    elif change == "byte":  # an empty file gains its first byte
+        changed[victim] = b"\x00"
+    elif change == "rename":
+        changed[victim + "~"] = changed.pop(victim)
+    elif change == "add empty":
+        changed[victim + ".new"] = b""
+    else:
+        del changed[victim]
+    with tempfile.TemporaryDirectory() as root:
+        write_tree(Path(root), files)
+        before = fingerprint(root).digest  # fills the stat cache and the snapshot
+        for rel in files.keys() - changed.keys():
+            (Path(root) / rel).unlink()
+        write_tree(Path(root), {rel: content for rel, content in changed.items() if files.get(rel) != content})
+
+        after = fingerprint(root).digest
+
+    assert (expected_tree_digest(files), expected_tree_digest(changed)) == (before, after)
+    assert before != after
+
+
 @pytest.mark.parametrize(
     "change",
     ["one byte changed", "renamed", "empty file added", "empty file removed", "file moved to another directory"],
@@ -240,6 +278,23 @@ def test_symlink_policy(tmp_path: Path) -> None:
 
 
 @posix_only
+def test_hard_links_are_entries_under_each_name(tmp_path: Path) -> None:
+    """Every name of a hard-linked file is an entry with its content, in the cache's snapshot too."""
+    root = write_tree(tmp_path / "d", {"a.bin": b"same inode", "sub/other": b"x"})
+    os.link(root / "a.bin", root / "sub/also-a.bin")
+
+    first, second = fingerprint(root), fingerprint(root)
+
+    expected = {"a.bin": (digest_bytes(b"same inode"), 10), "sub/also-a.bin": (digest_bytes(b"same inode"), 10)}
+    expected["sub/other"] = (digest_bytes(b"x"), 1)
+    assert (
+        expected,
+        expected_tree_digest({"a.bin": b"same inode", "sub/also-a.bin": b"same inode", "sub/other": b"x"}),
+    ) == (first.entries, first.digest)
+    assert first == second
+
+
+@posix_only
 def test_symlink_outside_is_never_read(tmp_path: Path) -> None:
     """Changing a file outside the tree that a symlink points at leaves the digest unchanged."""
     outside = tmp_path / "outside.txt"
@@ -300,6 +355,46 @@ def test_unreadable_entry_raises(unreadable: str, message: str) -> None:
     assert unreadable in error
 
 
+# Rewrites the file given as argv[1] in place forever, 1 MiB per write, alternating two contents of different sizes.
+REWRITER = """
+import sys
+path, sizes = sys.argv[1], (16 << 20, (16 << 20) + 4096)
+print("ready", flush=True)
+turn = 0
+while True:
+    chunk = bytes([97 + turn]) * (1 << 20)
+    with open(path, "r+b") as handle:
+        for offset in range(0, sizes[turn], 1 << 20):
+            handle.write(chunk[: sizes[turn] - offset])
+        handle.truncate()
+    turn = 1 - turn
+"""
+
+
+def _digest_or_error(path: Path) -> str:
+    try:
+        return fingerprint(path, cache=False).digest
+    except CaptureError as exc:
+        return "changed" if "changed while it was being hashed" in str(exc) else str(exc)
+
+
+def test_a_file_rewritten_while_hashed_is_never_half_hashed(tmp_path: Path) -> None:
+    """A file another process keeps rewriting gives the digest of one whole version or a CaptureError, never a mix."""
+    path = tmp_path / "busy.bin"
+    path.write_bytes(b"a" * (16 << 20))
+    versions = {digest_bytes(b"a" * (16 << 20)), digest_bytes(b"b" * ((16 << 20) + 4096))}
+    outcomes = []
+    with subprocess.Popen([sys.executable, "-c", REWRITER, str(path)], stdout=subprocess.PIPE, text=True) as writer:
+        try:
+            assert writer.stdout is not None
+            assert "ready" == writer.stdout.readline().strip()
+            outcomes = [_digest_or_error(path) for _ in range(5)]
+        finally:
+            writer.kill()
+
+    assert set(outcomes) <= {*versions, "changed"}
+
+
 @posix_only
 def test_fifo_source_raises(tmp_path: Path) -> None:
     """A source that is neither a regular file nor a directory is refused, not read (it could block)."""
@@ -315,6 +410,38 @@ def test_missing_path_raises(tmp_path: Path) -> None:
         fingerprint(tmp_path / "nope")
 
     assert str(tmp_path / "nope") in str(info.value)
+
+
+# Fingerprints argv[1] and prints its digest on stdout; any progress bar goes where stderr goes.
+PROGRESS_SCRIPT = "import sys, modelver; print(modelver.fingerprint(sys.argv[1], cache=False).digest)"
+
+
+@posix_only
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    """Reading more than 256 MiB draws a bar on stderr when it is a terminal (a pty here), nothing when it is a pipe;
+    stdout carries only the result either way."""
+    import pty
+
+    big = tmp_path / "sparse.bin"
+    with open(big, "wb") as handle:
+        handle.truncate(300 << 20)  # sparse: 300 MiB of zeros that take no disk and read fast
+    command = [sys.executable, "-c", PROGRESS_SCRIPT, str(big)]
+    leader, follower = pty.openpty()
+    try:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower) as on_terminal:
+            os.close(follower)
+            drawn = b""
+            with contextlib.suppress(OSError):  # EIO once the child has exited and closed the pty
+                while chunk := os.read(leader, 1 << 16):
+                    drawn += chunk
+            out, _ = on_terminal.communicate(timeout=120)
+    finally:
+        os.close(leader)
+    piped = subprocess.run(command, capture_output=True, timeout=120, check=True)
+
+    assert b"fingerprinting" in drawn
+    assert (out, b"") == (piped.stdout, piped.stderr)
+    assert out.decode().strip().startswith("blake3:")
 
 
 # --- fsspec URLs ---------------------------------------------------------------------------------------------------
@@ -675,3 +802,77 @@ def test_fingerprint_is_json_friendly(tmp_path: Path) -> None:
 
     for result in results:
         json.dumps([result.summary, result.entries])
+
+
+# --- object-store checksums ----------------------------------------------------------------------------------------
+
+
+def _upload(endpoint: str, bucket: str) -> dict[str, bytes]:
+    """Three objects on the S3 server: one with a SHA-256 checksum, one plain, one multipart; their bytes by key."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    objects = {"data/sha.csv": b"a,b\n1,2\n", "data/plain.csv": b"a,b\n3,4\n", "data/multi.bin": b""}
+    client.put_object(Bucket=bucket, Key="data/sha.csv", Body=objects["data/sha.csv"], ChecksumAlgorithm="SHA256")
+    client.put_object(Bucket=bucket, Key="data/plain.csv", Body=objects["data/plain.csv"])
+    parts = [os.urandom(5 << 20), b"tail"]
+    upload = client.create_multipart_upload(Bucket=bucket, Key="data/multi.bin")["UploadId"]
+    done = [
+        {
+            "PartNumber": n,
+            "ETag": client.upload_part(Bucket=bucket, Key="data/multi.bin", UploadId=upload, PartNumber=n, Body=part)[
+                "ETag"
+            ],
+        }
+        for n, part in enumerate(parts, start=1)
+    ]
+    client.complete_multipart_upload(
+        Bucket=bucket, Key="data/multi.bin", UploadId=upload, MultipartUpload={"Parts": done}
+    )
+    objects["data/multi.bin"] = b"".join(parts)
+    return objects
+
+
+def test_s3_checksums_are_used_when_they_hash_the_content(
+    s3_proxy: CountingProxy, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full-object ChecksumSHA256 and a single-part ETag are used without reading the object; a multipart ETag
+    is not a content hash: that object is streamed and hashed. Each file records its method; a prefix counts them."""
+    objects = _upload(s3_proxy.endpoint, s3_bucket)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_proxy.endpoint)  # fingerprint() opens URLs with default options
+    s3_proxy.reset()
+
+    results = {key: fingerprint(f"s3://{s3_bucket}/{key}") for key in sorted(objects)}
+
+    expected = {
+        "data/sha.csv": ("sha256:" + hashlib.sha256(objects["data/sha.csv"]).hexdigest(), "s3-sha256"),
+        "data/plain.csv": ("md5:" + hashlib.md5(objects["data/plain.csv"]).hexdigest(), "s3-etag-md5"),
+        "data/multi.bin": (digest_bytes(objects["data/multi.bin"]), "blake3"),
+    }
+    assert expected == {key: (r.digest, r.method) for key, r in results.items()}
+    downloads = sorted({path.split("?")[0] for method, path in s3_proxy.requests if method == "GET"})
+    assert [f"/{s3_bucket}/data/multi.bin"] == downloads
+    tree = fingerprint(f"s3://{s3_bucket}/data", cache=False)
+    assert {"methods": {"blake3": 1, "s3-etag-md5": 1, "s3-sha256": 1}} == tree.summary
+    assert {key.removeprefix("data/"): (d, len(objects[key])) for key, (d, _) in expected.items()} == tree.entries
+
+
+def test_gcs_md5_is_used_without_reading(gcs_server: FakeGcs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the fake GCS server, an object's md5Hash is its digest (method gcs-md5); the object is not downloaded."""
+    import gcsfs
+
+    content = b"x,y\n1,2\n"
+    fs = gcsfs.GCSFileSystem(**gcs_options(gcs_server.endpoint))
+    gcs_bucket = f"modelver-{uuid.uuid4().hex[:16]}"
+    fs.mkdir(gcs_bucket)
+    fs.pipe_file(f"{gcs_bucket}/data/train.csv", content)
+    # fingerprint() opens URLs with default options: fsspec's per-protocol configuration supplies them.
+    monkeypatch.setitem(fsspec.config.conf, "gcs", gcs_options(gcs_server.endpoint))
+
+    result = fingerprint(f"gs://{gcs_bucket}/data/train.csv")
+
+    assert ("md5:" + hashlib.md5(content).hexdigest(), "gcs-md5", 8) == (
+        result.digest,
+        result.method,
+        result.size_bytes,
+    )

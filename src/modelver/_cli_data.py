@@ -26,6 +26,8 @@ def fingerprint_cmd(source: str, as_json: bool, no_cache: bool) -> None:
         return
     console.print(f"{fp.digest}  {fp.uri}", markup=False)
     console.print(f"{fp.kind}, {fp.files} file(s), {fp.size_bytes} bytes, method {fp.method}", markup=False)
+    for key, value in fp.summary.items():
+        console.print(f"{key}: {json.dumps(value, ensure_ascii=False)}", markup=False)
     for skipped in fp.skipped:
         console.print(f"skipped: {skipped}", markup=False)
 

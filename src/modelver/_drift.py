@@ -7,10 +7,12 @@ import os
 
 import attrs
 
-from ._fingerprint import fingerprint
-from ._model_version import get
+from ._digest import ALGORITHMS
+from ._fingerprint import Fingerprint, fingerprint, rehash
+from ._model_version import ModelVersion, get
 from ._store import Store
 from .errors import CaptureError, VersionNotFoundError
+from .manifest import DataEntry
 
 
 @attrs.frozen
@@ -26,7 +28,7 @@ class DataCheck:
         current: the digest of the data now (``None`` when missing or unavailable).
         added, removed, changed: for directories, relative POSIX paths of files added, removed and changed since
             the version (from the per-file listing the version stored).
-        detail: why a check could not be made.
+        detail: why a check could not be made, or how an ``identical`` verdict was reached when the digests differ.
     """
 
     label: str
@@ -86,26 +88,57 @@ def check_data(
                 DataCheck(name, where, "unavailable", entry.digest, detail="in-memory data: pass the path it is now at")
             )
             continue
+        algorithm = entry.digest.split(":", 1)[0]
         try:
-            now = fingerprint(where, algorithm=entry.digest.split(":", 1)[0])
+            now = fingerprint(where, algorithm=algorithm if algorithm in ALGORITHMS else version.store.algorithm)
+            results.append(_compare(version, name, entry, where, now))
         except CaptureError as exc:
             status = "missing" if "no such file" in str(exc) else "unavailable"
             results.append(DataCheck(name, where, status, entry.digest, detail=str(exc)))
-            continue
-        if now.digest == entry.digest:
-            results.append(DataCheck(name, where, "identical", entry.digest, now.digest))
-            continue
-        added: list[str] = []
-        removed: list[str] = []
-        changed: list[str] = []
-        if entry.tree is not None:
-            listing = json.loads(version.store.read_blob(entry.tree))
-            recorded = {path: digest for path, digest, _ in listing["entries"]}
-            current = {path: digest for path, (digest, _) in now.entries.items()}
-            added = sorted(current.keys() - recorded.keys())
-            removed = sorted(recorded.keys() - current.keys())
-            changed = sorted(p for p in recorded.keys() & current.keys() if recorded[p] != current[p])
-        results.append(
-            DataCheck(name, where, "changed", entry.digest, now.digest, tuple(added), tuple(removed), tuple(changed))
-        )
     return results
+
+
+def _compare(version: ModelVersion, label: str, entry: DataEntry, where: str, now: Fingerprint) -> DataCheck:
+    """Compare a recorded entry with the data now, file by file for directories.
+
+    Digests made by different methods (an S3 checksum recorded, a local copy hashed now) are reconciled by hashing
+    the current file with the recorded digest's algorithm (:func:`modelver._fingerprint.rehash`).
+    """
+    if now.digest == entry.digest:
+        return DataCheck(label, where, "identical", entry.digest, now.digest)
+    if entry.tree is None:
+        same = now.kind != "directory" and _same_file(entry.digest, now.digest, where)
+        status, detail = ("identical", _HOW) if same else ("changed", "")
+        return DataCheck(label, where, status, entry.digest, now.digest, detail=detail)
+    listing = json.loads(version.store.read_blob(entry.tree))
+    recorded = {path: digest for path, digest, _ in listing["entries"]}
+    current = {path: digest for path, (digest, _) in now.entries.items()}
+    added = sorted(current.keys() - recorded.keys())
+    removed = sorted(recorded.keys() - current.keys())
+    changed = sorted(
+        path
+        for path in recorded.keys() & current.keys()
+        if not _same_file(recorded[path], current[path], _join(where, path))
+    )
+    if not (added or removed or changed):
+        return DataCheck(label, where, "identical", entry.digest, now.digest, detail=_HOW)
+    return DataCheck(label, where, "changed", entry.digest, now.digest, tuple(added), tuple(removed), tuple(changed))
+
+
+_HOW = "same content; the digests differ because they were made by different methods (store checksum, hashing)"
+
+
+def _same_file(recorded: str, current: str, location: str) -> bool:
+    if recorded == current:
+        return True
+    algorithm = recorded.split(":", 1)[0]
+    if algorithm == current.split(":", 1)[0]:
+        return False
+    return rehash(location, algorithm) == recorded
+
+
+def _join(root: str, rel: str) -> str:
+    """The location of file ``rel`` under a fingerprint's uri (a local path or a URL)."""
+    if "://" in root:
+        return f"{root.rstrip('/')}/{rel}"
+    return os.path.join(root, *rel.split("/"))

@@ -1,7 +1,8 @@
-"""Content fingerprints of data sources: files, directories, fsspec URLs, bytes, numpy arrays, pandas tables.
+"""Content fingerprints of data sources: files, directories, fsspec URLs, bytes, numpy arrays and in-memory tables.
 
 A fingerprint names *content*, not where it lives or how it is laid out in memory: the same bytes under two paths,
-a directory listed in any order, a DataFrame before and after ``copy()`` all get the same digest.
+a directory listed in any order, a DataFrame before and after ``copy()`` all get the same digest. The one exception
+is deliberate: an object-store file whose store already holds a content hash gets that hash, not a download (below).
 
 Files and bytes
     The plain digest of the bytes (``method`` is the algorithm, e.g. ``"blake3"``), so a file and the same bytes
@@ -26,9 +27,33 @@ Symlink policy (local directories)
       followed: they are listed in ``skipped`` as ``"<relative path>: <reason>"``;
     - special files (FIFOs, sockets, devices) are skipped the same way, since reading them can block forever;
     - the source path itself is resolved, so ``fingerprint("link-to-dir")`` fingerprints the directory it names;
-    - an unreadable file or subdirectory raises :class:`~modelver.errors.CaptureError`.
+    - an unreadable file or subdirectory raises :class:`~modelver.errors.CaptureError`;
+    - hard links: every name is an entry with the inode's content; an inode named several times (by hard links or
+      in-tree symlinks) is read once per fingerprint.
 
     Remote filesystems (``s3://``, ``memory://``...) have no symlinks; every object below the prefix is hashed.
+
+Files that change while they are hashed
+    Each file is ``fstat``-ed before and after it is read; if its size, mtime or ctime moved, or fewer or more
+    bytes came than its size said, it is read again, up to three times, then a
+    :class:`~modelver.errors.CaptureError` names it. The check is as fine as the filesystem's timestamps (a few
+    milliseconds on Linux): a single ``write`` call that started before the read and ends during it, within one
+    timestamp tick, cannot be seen by any stat-based check (git and DVC have the same limit).
+
+Unchanged local files are not read again (:mod:`modelver._statcache`)
+    A file whose ``(device, inode, size, mtime_ns, ctime_ns)`` match the cache gets its cached digest; a directory
+    whose walk finds exactly the names and keys of its last snapshot gets its cached fingerprint whole.
+
+Object stores: the store's own checksum when it hashes the content
+    An S3 object with a full-object ``ChecksumSHA256`` is recorded as ``sha256:<hex>`` (method ``"s3-sha256"``);
+    else a single-part ETag (the MD5 of the bytes, unless SSE-KMS or SSE-C) as ``md5:<hex>`` (``"s3-etag-md5"``);
+    a GCS object's ``md5Hash`` as ``md5:<hex>`` (``"gcs-md5"``). Nothing is downloaded for those. A multipart
+    ETag (``<hex>-N``), a composite checksum and a CRC are not content hashes: those objects are streamed and
+    hashed with the requested algorithm, and remembered under the store's change marker (ETag/VersionId). A
+    remote directory's ``summary`` counts the methods (``{"methods": {"s3-etag-md5": 3, "blake3": 1}}``); its tree
+    digest is still computed with the requested algorithm over the per-file digests, whatever made them. The same
+    bytes therefore get an ``md5:``/``sha256:`` digest on S3 and a ``blake3:`` one on disk: the drift check
+    reconciles them by hashing the current copy with the recorded algorithm (:func:`rehash`).
 
 numpy arrays (``method`` ``"<algorithm>-ndarray"``)
     ``dtype.str`` (``dtype.descr`` for structured dtypes), the shape and the bytes in C order: a non-contiguous
@@ -51,14 +76,28 @@ pandas DataFrame and Series (``method`` ``"<algorithm>-pandas"``)
     :class:`~modelver.errors.CaptureError` rather than hash something unstable such as a ``repr`` with an
     address. ``size_bytes`` is pandas' deep ``memory_usage`` including the index.
 
-numpy and pandas are imported only when the source is one of their objects, so importing modelver stays fast.
+Arrow and polars tables (``method`` ``"<algorithm>-arrow"`` / ``"<algorithm>-polars"``)
+    pyarrow Tables and RecordBatches (kind ``"table"``), polars DataFrames and Series: all rows, and the schema in
+    column order (Arrow: name, type and nullability, not schema metadata; polars: name and dtype). Each column's
+    values go into a few sub-digests (a one-byte-per-row null mask; fixed-width values with null slots zeroed and
+    every NaN one bit pattern; int64 lengths plus data bytes for strings and binary; lengths and child values for
+    lists, maps and structs; dictionary columns as their decoded values) fed chunk by chunk, so a table hashes the
+    same however it is chunked, sliced or rechunked, and a RecordBatch like the one-batch Table. Other Arrow types
+    (unions, run-end encoded) go element by element through the pandas element encoding. Polars objects are
+    hashed through their zero-copy Arrow export (pyarrow needed); ``Object`` columns and LazyFrames are refused.
+    ``size_bytes`` is ``Table.nbytes`` / polars' ``estimated_size()``.
+
+numpy, pandas, pyarrow and polars are imported only when the source is one of their objects, so importing
+modelver stays fast.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import decimal
+import hashlib
 import math
 import os
 import re
@@ -66,40 +105,54 @@ import stat
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from ._digest import CHUNK_BYTES, DEFAULT_ALGORITHM, digest_bytes, digest_chunks, digest_file, new_hasher
+from ._digest import CHUNK_BYTES, DEFAULT_ALGORITHM, digest_bytes, digest_chunks, new_hasher
 from ._redact import strip_url_credentials
 from ._serde import canonical_json
-from ._statcache import FileKey, StatCache, file_key, trusted
+from ._statcache import RACY_KEY, FileKey, StatCache, TreeSnapshot, file_key, is_racy, pack_keys, trusted
 from .errors import CaptureError
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import polars as pl
+    import pyarrow as pa
 
     from ._digest import Hasher
 
-__all__ = ["TREE_TYPE", "Fingerprint", "fingerprint", "tree_json"]
+__all__ = ["TREE_TYPE", "Fingerprint", "fingerprint", "rehash", "tree_json"]
 
 TREE_TYPE = "modelver.tree/1"
 _SUPPORTED = (
     "supported sources: a local file or directory path (str or os.PathLike), an fsspec URL "
-    "(memory://, s3://, gs://, file://, ...), bytes, a numpy ndarray, a pandas DataFrame or Series"
+    "(memory://, s3://, gs://, file://, ...), bytes, a numpy ndarray, a pandas DataFrame or Series, "
+    "a pyarrow Table or RecordBatch, a polars DataFrame or Series"
 )
 # An fsspec URL: a protocol of two or more characters (so "C:\\data" stays a Windows path), then "://" or "::".
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+(://|::)")
 # Arrays are fed to the hasher in blocks of about this size, so a non-contiguous view never gets copied whole.
 _BLOCK_BYTES = 16 << 20
+# Arrow columns are hashed this many rows at a time (16 MiB of int64).
+_ARROW_ROWS_PER_BLOCK = 1 << 21
 # Object columns are encoded this many elements at a time: bounded memory, few hasher calls.
 _ELEMENTS_PER_BLOCK = 1 << 14
 _T = TypeVar("_T")
 # Below this many bytes to read, no progress bar is worth drawing.
 _PROGRESS_THRESHOLD_BYTES = 256 << 20
+# Local files up to this size are read in one call; bigger ones stream through one buffer of this size.
+_READ_BUFFER_BYTES = 4 << 20
+# Threads listing directories: enough to overlap stat calls with Python, few enough not to thrash a small machine.
+_SCAN_THREADS = min(2, os.cpu_count() or 1)
+# Directories are listed through an open descriptor where os.scandir accepts one (POSIX).
+_SCANDIR_FD = os.scandir in os.supports_fd
+# A file that keeps changing while it is read is read at most this many times, then reported.
+_HASH_ATTEMPTS = 3
 _U64 = struct.Struct("<Q")
 _F64 = struct.Struct("<d")
 
@@ -112,13 +165,18 @@ class Fingerprint:
         digest: ``"<algorithm>:<hex>"``; for a directory, the tree digest (see the module docstring).
         size_bytes: total size in bytes (for pandas objects, the deep in-memory size).
         files: number of files hashed; 1 for a file or an in-memory object.
-        kind: ``"file"``, ``"directory"``, ``"ndarray"``, ``"dataframe"``, ``"series"`` or ``"bytes"``.
+        kind: ``"file"``, ``"directory"``, ``"ndarray"``, ``"dataframe"``, ``"series"``, ``"table"`` or
+            ``"bytes"``.
         method: how the digest was computed: ``"blake3"``, ``"blake3-tree"``, ``"blake3-ndarray"``,
-            ``"blake3-pandas"`` (with the chosen algorithm in place of blake3).
+            ``"blake3-pandas"``, ``"blake3-arrow"``, ``"blake3-polars"`` (with the chosen algorithm in place of
+            blake3), or for an object-store file the store's checksum used: ``"s3-sha256"``, ``"s3-etag-md5"``,
+            ``"gcs-md5"``.
         uri: absolute local path, the URL as given, or ``"<numpy.ndarray>"``, ``"<pandas.DataFrame>"``,
-            ``"<pandas.Series>"``, ``"<bytes>"`` for in-memory data.
-        summary: for arrays ``{"shape", "dtype"}``; for frames ``{"rows", "columns", "dtypes"}`` (column labels
-            and dtypes as strings, in column order); for series ``{"rows", "name", "dtype"}``.
+            ``"<pandas.Series>"``, ``"<pyarrow.Table>"``, ``"<pyarrow.RecordBatch>"``, ``"<polars.DataFrame>"``,
+            ``"<polars.Series>"``, ``"<bytes>"`` for in-memory data.
+        summary: for arrays ``{"shape", "dtype"}``; for frames and tables ``{"rows", "columns", "dtypes"}``
+            (column labels and dtypes as strings, in column order); for series ``{"rows", "name", "dtype"}``; for
+            remote directories ``{"methods": {method: files}}``.
         entries: directories only: POSIX path relative to the root to ``(digest, size_bytes)``.
         skipped: directories only: ``"<relative path>: <reason>"`` for each entry not hashed, sorted.
     """
@@ -155,8 +213,10 @@ def fingerprint(
     Args:
         source: a local path (``str`` or ``os.PathLike``) to a file or directory; an fsspec URL string with a
             protocol (``memory://``, ``s3://``, ``file://``...) to a file or directory; ``bytes``, ``bytearray``
-            or ``memoryview``; a numpy ``ndarray``; a pandas ``DataFrame`` or ``Series``.
-        algorithm: digest algorithm, ``"blake3"`` (default) or ``"sha256"``.
+            or ``memoryview``; a numpy ``ndarray``; a pandas ``DataFrame`` or ``Series``; a pyarrow ``Table`` or
+            ``RecordBatch``; a polars ``DataFrame`` or ``Series``.
+        algorithm: digest algorithm, ``"blake3"`` (default) or ``"sha256"``; object-store files whose store holds
+            a content hash get that hash instead (``sha256:``/``md5:``, see the module docstring).
         progress: show a progress bar on stderr: ``None`` (default) when stderr is a terminal and more than
             256 MiB must be read, ``True`` always, ``False`` never.
         cache: reuse digests of files and objects that have not changed since they were last hashed
@@ -166,21 +226,35 @@ def fingerprint(
         The fingerprint; see the module docstring for what each kind of source hashes.
 
     Raises:
-        CaptureError: the source type is not supported, the path does not exist, a file cannot be read, an array
-            has object dtype, or a pandas column holds an element type that has no stable encoding.
+        CaptureError: the source type is not supported, the path does not exist, a file cannot be read or kept
+            changing while it was read, an array has object dtype, a pandas column holds an element type that has
+            no stable encoding, or a polars column has dtype Object.
         ValueError: ``algorithm`` is unknown.
     """
     new_hasher(algorithm)  # fail fast on an unknown algorithm, before touching any data
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _fingerprint_bytes(source, algorithm)
-    options = _Options(algorithm, progress, StatCache() if cache else None)
-    if isinstance(source, str) and _URL_RE.match(source):
-        return _fingerprint_url(source, options)
     if isinstance(source, (str, os.PathLike)):
-        return _fingerprint_local(os.fspath(source), os.fspath(source), options)
+        with contextlib.closing(StatCache()) if cache else contextlib.nullcontext() as stat_cache:
+            options = _Options(algorithm, progress, stat_cache)
+            if isinstance(source, str) and _URL_RE.match(source):
+                return _fingerprint_url(source, options)
+            return _fingerprint_local(os.fspath(source), os.fspath(source), options)
     # Decide from the class's modules before importing anything, so numpy/pandas load only for their own objects.
     packages = {cls.__module__.partition(".")[0] for cls in type(source).__mro__}
     try:
+        if "pyarrow" in packages:
+            import pyarrow as pa
+
+            if isinstance(source, (pa.Table, pa.RecordBatch)):
+                return _fingerprint_arrow(source, algorithm)
+        if "polars" in packages:
+            import polars as pl
+
+            if isinstance(source, (pl.DataFrame, pl.Series)):
+                return _fingerprint_polars(source, algorithm)
+            if isinstance(source, pl.LazyFrame):
+                raise CaptureError("cannot fingerprint a polars LazyFrame: it is a query, not data; pass .collect()")
         if "pandas" in packages:
             import pandas as pd
 
@@ -231,7 +305,6 @@ class _Options:
 
 def _fingerprint_local(path: str, shown: str, options: _Options) -> Fingerprint:
     """Fingerprint a local file or directory; ``shown`` is how the caller named it, for messages."""
-    algorithm = options.algorithm
     uri = os.path.abspath(path)
     try:
         info = os.stat(path)  # follows a symlink: the source itself is resolved
@@ -240,49 +313,108 @@ def _fingerprint_local(path: str, shown: str, options: _Options) -> Fingerprint:
     except OSError as exc:
         raise CaptureError(f"cannot fingerprint {shown!r}: {exc.strerror or exc}") from exc
     if stat.S_ISREG(info.st_mode):
-        digest, size = _digest_local_files([(uri, uri)], shown, options)[uri]
-        return Fingerprint(digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=uri)
+        return _fingerprint_file(uri, file_key(info), shown, options)
     if stat.S_ISDIR(info.st_mode):
-        files, skipped = walk_tree(uri, shown)  # an absolute root gives absolute paths: no abspath per file
-        entries = _digest_local_files(files, shown, options)
-        return _tree_fingerprint(entries, skipped, uri, algorithm)
+        return _fingerprint_directory(uri, shown, options)
     raise CaptureError(f"cannot fingerprint {shown!r}: not a regular file or directory; {_SUPPORTED}")
 
 
-def _digest_local_files(files: list[tuple[str, str]], shown: str, options: _Options) -> dict[str, tuple[str, int]]:
-    """Digest ``(name, absolute path)`` pairs: from the stat cache when unchanged, else read in parallel."""
-    keys: dict[str, FileKey] = {}
-    for _, path in files:
-        try:
-            keys[path] = file_key(os.stat(path))
-        except OSError as exc:
-            raise CaptureError(f"cannot fingerprint {shown!r}: cannot read {path!r}: {exc.strerror or exc}") from exc
-    cache = options.cache if options.cache is not None and files and trusted(files[0][1]) else None
-    known = cache.lookup_files(options.algorithm, keys) if cache is not None else {}
-    missing = [path for _, path in files if path not in known]
-    with _progress_bar(options.progress, sum(keys[p][2] for p in missing), shown) as advance:
+def _fingerprint_file(path: str, key: FileKey, shown: str, options: _Options) -> Fingerprint:
+    algorithm = options.algorithm
+    cache = options.cache if options.cache is not None and trusted(path) else None
+    known = cache.lookup_files(algorithm, {path: key}) if cache is not None else {}
+    if path in known:
+        digest, size = known[path]
+    else:
+        with _progress_bar(options.progress, key[2], shown) as advance:
+            digest, size, key = _hash_file(path, shown, algorithm)
+            advance(size)
+        if cache is not None:
+            cache.store_files(algorithm, [(path, key, digest)])
+    return Fingerprint(digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=path)
 
-        def digest(batch: list[str]) -> list[tuple[str, int]]:
-            results = [_digest_local_file(path, shown, options.algorithm) for path in batch]
-            advance(sum(size for _, size in results))
+
+def _fingerprint_directory(root: str, shown: str, options: _Options) -> Fingerprint:
+    """Fingerprint a local directory: one walk that stats every file, then only what the stat cache cannot answer.
+
+    The hot path, nothing changed since the last fingerprint, is one walk, one snapshot row read and two byte-string
+    comparisons (:class:`~modelver._statcache.TreeSnapshot`): no per-file query, no file read, no listing rebuilt.
+    """
+    algorithm = options.algorithm
+    walk = _scan(root, shown)
+    cache = options.cache
+    trusted_devices = _trusted_devices(walk) if cache is not None else set()
+    everywhere = len(trusted_devices) == len(set(walk.keys[0::5]))
+    packed = pack_keys(walk.keys) if cache is not None and everywhere else None
+    snapshot = cache.lookup_tree(algorithm, root) if cache is not None and packed is not None else None
+    count = len(walk.names)
+    try:  # a snapshot that does not decode (a damaged cache) only costs a re-hash
+        before = snapshot.entries() if snapshot is not None else {}
+    except ValueError:  # UnicodeDecodeError included
+        snapshot, before = None, {}
+    unchanged = snapshot is not None and snapshot.walk_keys == packed and snapshot.walk_names == walk.joined_names
+    if snapshot is not None and unchanged and len(before) == count:
+        return _tree_fingerprint(before, walk.skipped, root, algorithm, snapshot.digest, snapshot.total())
+
+    keys: list[FileKey] = list(zip(*(walk.keys[field::5] for field in range(5)), strict=True))
+    known: dict[int, tuple[str, int]] = {}
+    if cache is not None:
+        with contextlib.suppress(ValueError):
+            remembered = snapshot.keys() if snapshot is not None else {}
+            for index, (name, key) in enumerate(zip(walk.names, keys, strict=True)):
+                if remembered.get(name) == key and name in before:
+                    known[index] = before[name]
+        asked = {walk.path(i): i for i in range(count) if i not in known and keys[i][0] in trusted_devices}
+        found = cache.lookup_files(algorithm, {path: keys[i] for path, i in asked.items()}) if asked else {}
+        known.update((asked[path], result) for path, result in found.items())
+    missing = [i for i in range(count) if i not in known]
+    # Hard links (and in-tree symlinks) name one inode several times: it is read once, every name gets its digest.
+    first_of: dict[tuple[int, int], int] = {}
+    for i in missing:
+        first_of.setdefault((keys[i][0], keys[i][1]), i)
+    unique = list(first_of.values())
+    with _progress_bar(options.progress, sum(keys[i][2] for i in unique), shown) as advance:
+
+        def digest(batch: list[int]) -> list[tuple[str, int, FileKey]]:
+            results = [_hash_file(walk.path(i), shown, algorithm) for i in batch]
+            advance(sum(size for _, size, _ in results))
             return results
 
         # Small files go to the threads in batches: one task per file costs more than hashing a few KiB.
-        batches = _batches(missing, [keys[p][2] for p in missing])
-        hashed = [result for batch in _parallel(digest, batches) for result in batch]
-        fresh = dict(zip(missing, hashed, strict=True))
-    if cache is not None and fresh:
-        cache.store_files(options.algorithm, ((p, keys[p], d) for p, (d, _) in fresh.items()))
-    return {name: known.get(path) or fresh[path] for name, path in files}
+        batches = _batches(unique, [keys[i][2] for i in unique])
+        hashed = dict(zip(unique, (result for batch in _parallel(digest, batches) for result in batch), strict=True))
+    for i in missing:
+        digest_, size, key = hashed[first_of[keys[i][0], keys[i][1]]]
+        known[i] = (digest_, size)
+        keys[i] = key  # the key the bytes were read under, not the walk's
+    entries = dict(sorted((walk.names[i], known[i]) for i in range(count)))
+    result = _tree_fingerprint(entries, walk.skipped, root, algorithm)
+    if cache is not None:
+        fresh = [(walk.path(i), keys[i], known[i][0]) for i in missing if keys[i][0] in trusted_devices]
+        tree = None
+        if everywhere:
+            now_ns = time.time_ns()
+            flat = [field for key in keys for field in (RACY_KEY if is_racy(key, now_ns) else key)]
+            packed = pack_keys(flat)
+            if packed is not None:
+                tree = (root, TreeSnapshot.build(result.digest, walk.joined_names, packed, entries))
+        cache.store_files(algorithm, fresh, tree=tree)
+    return result
 
 
-def _batches(paths: list[str], sizes: list[int], target_bytes: int = 8 << 20, max_files: int = 256) -> list[list[str]]:
-    """Group paths, in order, into batches of about ``target_bytes`` or ``max_files``."""
-    batches: list[list[str]] = []
-    current: list[str] = []
+def _trusted_devices(walk: _Walk) -> set[int]:
+    """The devices under the walk whose stat fields the cache may trust (a tree can span mounts)."""
+    devices = walk.keys[0::5]
+    return {device for device in set(devices) if trusted(walk.path(devices.index(device)))}
+
+
+def _batches(items: list[int], sizes: list[int], target_bytes: int = 8 << 20, max_files: int = 256) -> list[list[int]]:
+    """Group items, in order, into batches of about ``target_bytes`` or ``max_files``."""
+    batches: list[list[int]] = []
+    current: list[int] = []
     current_bytes = 0
-    for path, size in zip(paths, sizes, strict=True):
-        current.append(path)
+    for item, size in zip(items, sizes, strict=True):
+        current.append(item)
         current_bytes += size
         if current_bytes >= target_bytes or len(current) >= max_files:
             batches.append(current)
@@ -299,12 +431,13 @@ def _progress_bar(enabled: bool | None, total_bytes: int, label: str) -> Iterato
     if not show:
         yield lambda _: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     lock = threading.Lock()
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True
-    ) as bar:
+    columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    # On stderr, never stdout: `modelver fingerprint --json` output must stay parseable.
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(f"fingerprinting {label}", total=total_bytes)
 
         def advance(size: int) -> None:
@@ -314,11 +447,179 @@ def _progress_bar(enabled: bool | None, total_bytes: int, label: str) -> Iterato
         yield advance
 
 
-def _digest_local_file(path: str, shown: str, algorithm: str) -> tuple[str, int]:
+def _hash_file(path: str, shown: str, algorithm: str) -> tuple[str, int, FileKey]:
+    """Digest a local file; return ``(digest, size in bytes, the file key it was read under)``.
+
+    A file whose size, mtime or ctime moves while it is read is read again, up to :data:`_HASH_ATTEMPTS` times,
+    then reported: a digest of bytes from two versions of a file names neither.
+
+    Raises:
+        CaptureError: the file cannot be read, or it kept changing.
+    """
+    for _ in range(_HASH_ATTEMPTS):
+        try:
+            with open(path, "rb", buffering=0) as handle:
+                before = os.fstat(handle.fileno())
+                hasher = new_hasher(algorithm)
+                size = _hash_handle(handle, before.st_size, hasher)
+                after = os.fstat(handle.fileno())
+        except OSError as exc:
+            raise CaptureError(f"cannot fingerprint {shown!r}: cannot read {path!r}: {exc.strerror or exc}") from exc
+        key = file_key(before)
+        if size == before.st_size and key == file_key(after):
+            return f"{algorithm}:{hasher.hexdigest()}", size, key
+    raise CaptureError(
+        f"cannot fingerprint {shown!r}: {path!r} changed while it was being hashed, {_HASH_ATTEMPTS} times; "
+        "fingerprint it when nothing is writing to it"
+    )
+
+
+def _hash_handle(handle: Any, expected: int, hasher: Hasher) -> int:
+    """Feed an open unbuffered file to ``hasher``; return the number of bytes read."""
+    if expected <= _READ_BUFFER_BYTES:
+        data = handle.read(expected + 1)  # one read for a small file; +1 sees a file that grew since fstat
+        size = len(data)
+        hasher.update(data)
+        while data := handle.read(_READ_BUFFER_BYTES):
+            hasher.update(data)
+            size += len(data)
+        return size
+    # One reused buffer: memory stays flat whatever the size; blake3 hashes each buffer with all cores.
+    buffer = bytearray(_READ_BUFFER_BYTES)
+    view = memoryview(buffer)
+    size = 0
+    while count := handle.readinto(buffer):
+        hasher.update(view[:count])
+        size += count
+    return size
+
+
+@attrs.define
+class _Walk:
+    """The regular files below a root: listing order, keys and what was skipped (see :func:`_scan`)."""
+
+    root: str
+    names: list[str] = attrs.field(factory=list)
+    keys: list[int] = attrs.field(factory=list)
+    skipped: list[str] = attrs.field(factory=list)
+    links: dict[int, str] = attrs.field(factory=dict)
+    joined_names: bytes = b""
+
+    def path(self, index: int) -> str:
+        """The path to read for file ``index``: the link's path for a symlink, else root joined with the name."""
+        if self.links and index in self.links:
+            return self.links[index]
+        # Plain concatenation (os.path.join costs more than the rest of the lookup); the root has no trailing
+        # separator unless it is the filesystem root.
+        base = self.root if self.root.endswith(os.sep) else self.root + os.sep
+        name = self.names[index]
+        return base + (name if os.sep == "/" else name.replace("/", os.sep))
+
+
+def _scan(root: str, shown: str) -> _Walk:
+    """Walk ``root`` once, stat-ing every regular file (``lstat`` from the directory entry; a symlink's target).
+
+    Directories are listed a level at a time by a few threads (``stat`` releases the GIL, so one thread's system
+    calls overlap another's Python), and their results are joined in the order of their relative paths, so the
+    listing order is the same from run to run whatever the threads' timing.
+
+    Returns:
+        A :class:`_Walk` whose ``keys`` hold five integers per file (:data:`~modelver._statcache.FileKey` fields)
+        in listing order, with no per-file object beyond the name: the stat cache compares them as one array.
+
+    Raises:
+        CaptureError: a directory or file cannot be read, or a name is not valid UTF-8.
+    """
+    real_root = os.path.realpath(root)
+    listed: list[_Listing] = []
+    level = [(root, "")]
+    with ThreadPoolExecutor(max_workers=_SCAN_THREADS, thread_name_prefix="modelver-scan") as executor:
+        while level:
+            found = (
+                list(executor.map(lambda item: _list_directory(item[0], item[1], real_root, shown), level))
+                if len(level) > 1
+                else [_list_directory(*level[0], real_root, shown)]
+            )
+            listed += found
+            level = [subdirectory for listing in found for subdirectory in listing.subdirectories]
+    listed.sort(key=lambda listing: listing.prefix)
+    walk = _Walk(root)
+    for listing in listed:
+        offset = len(walk.names)
+        walk.links.update((offset + index, path) for index, path in listing.links)
+        walk.names += listing.names
+        walk.keys += listing.keys
+        walk.skipped += listing.skipped
     try:
-        return digest_file(path, algorithm)
+        walk.joined_names = "\0".join(walk.names).encode("utf-8")  # one check of every name (NUL is never in one)
+    except UnicodeEncodeError:
+        for name in walk.names:
+            _checked(name, shown)
+    walk.skipped.sort()
+    return walk
+
+
+@attrs.define
+class _Listing:
+    """What one directory holds (:func:`_list_directory`)."""
+
+    prefix: str
+    names: list[str] = attrs.field(factory=list)
+    keys: list[int] = attrs.field(factory=list)
+    skipped: list[str] = attrs.field(factory=list)
+    links: list[tuple[int, str]] = attrs.field(factory=list)
+    subdirectories: list[tuple[str, str]] = attrs.field(factory=list)
+
+
+def _list_directory(directory: str, prefix: str, real_root: str, shown: str) -> _Listing:
+    """List one directory: its files with their keys, its subdirectories, and what the symlink policy skips.
+
+    Where the platform allows, the directory is opened once and its entries are ``stat``-ed relative to it
+    (``fstatat``): the kernel resolves one name per file instead of the whole path.
+    """
+    result = _Listing(prefix)
+    names, keys, skipped = result.names, result.keys, result.skipped
+    fd = None
+    try:
+        if _SCANDIR_FD:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        listing = os.scandir(directory if fd is None else fd)
     except OSError as exc:
-        raise CaptureError(f"cannot fingerprint {shown!r}: cannot read {path!r}: {exc.strerror or exc}") from exc
+        if fd is not None:
+            os.close(fd)
+        where = prefix.rstrip("/") or "."
+        raise CaptureError(f"cannot fingerprint {shown!r}: cannot list {where!r}: {exc.strerror or exc}") from exc
+    try:
+        with listing:
+            for entry in listing:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                    elif entry.is_dir(follow_symlinks=False):
+                        result.subdirectories.append((os.path.join(directory, entry.name), f"{prefix}{entry.name}/"))
+                        continue
+                    elif entry.is_symlink():
+                        path = os.path.join(directory, entry.name)
+                        reason = _symlink_skip_reason(path, real_root)
+                        if reason is not None:
+                            skipped.append(_checked(f"{prefix}{entry.name}: {reason}", shown))
+                            continue
+                        info = os.stat(path)
+                        result.links.append((len(names), path))
+                    else:
+                        skipped.append(_checked(f"{prefix}{entry.name}: not a regular file", shown))
+                        continue
+                except OSError as exc:
+                    rel = prefix + entry.name
+                    raise CaptureError(
+                        f"cannot fingerprint {shown!r}: cannot read {rel!r}: {exc.strerror or exc}"
+                    ) from exc
+                names.append(prefix + entry.name)
+                keys += (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return result
 
 
 def walk_tree(root: str, shown: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -330,37 +631,8 @@ def walk_tree(root: str, shown: str) -> tuple[list[tuple[str, str]], list[str]]:
     Raises:
         CaptureError: a directory or file cannot be read, or a name is not valid UTF-8.
     """
-    real_root = os.path.realpath(root)
-    files: list[tuple[str, str]] = []
-    skipped: list[str] = []
-    stack: list[tuple[str, str]] = [(root, "")]
-    while stack:
-        directory, prefix = stack.pop()
-        try:
-            with os.scandir(directory) as listing:
-                children = list(listing)
-        except OSError as exc:
-            where = prefix.rstrip("/") or "."
-            raise CaptureError(f"cannot fingerprint {shown!r}: cannot list {where!r}: {exc.strerror or exc}") from exc
-        for entry in children:
-            rel = prefix + entry.name
-            _check_name(rel, shown)
-            try:
-                if entry.is_symlink():
-                    reason = _symlink_skip_reason(entry.path, real_root)
-                    if reason is None:
-                        files.append((rel, entry.path))
-                    else:
-                        skipped.append(f"{rel}: {reason}")
-                elif entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, rel + "/"))
-                elif entry.is_file(follow_symlinks=False):
-                    files.append((rel, entry.path))
-                else:
-                    skipped.append(f"{rel}: not a regular file")
-            except OSError as exc:
-                raise CaptureError(f"cannot fingerprint {shown!r}: cannot read {rel!r}: {exc.strerror or exc}") from exc
-    return files, sorted(skipped)
+    walk = _scan(root, shown)
+    return [(name, walk.path(index)) for index, name in enumerate(walk.names)], walk.skipped
 
 
 def _symlink_skip_reason(link: str, real_root: str) -> str | None:
@@ -382,7 +654,7 @@ def _symlink_skip_reason(link: str, real_root: str) -> str | None:
     return None
 
 
-def _check_name(rel: str, shown: str) -> None:
+def _checked(rel: str, shown: str) -> str:
     # A name that is not valid UTF-8 (POSIX allows any bytes) has no canonical JSON form; refuse it by name rather
     # than hash an escaped spelling that another OS would spell differently.
     try:
@@ -391,17 +663,26 @@ def _check_name(rel: str, shown: str) -> None:
         raise CaptureError(
             f"cannot fingerprint {shown!r}: the file name {rel!r} is not valid UTF-8; rename it"
         ) from exc
+    return rel
 
 
-def _tree_fingerprint(entries: dict[str, tuple[str, int]], skipped: list[str], uri: str, algorithm: str) -> Fingerprint:
+def _tree_fingerprint(
+    entries: dict[str, tuple[str, int]],
+    skipped: list[str],
+    uri: str,
+    algorithm: str,
+    digest: str | None = None,
+    size_bytes: int | None = None,
+) -> Fingerprint:
+    """A directory's fingerprint from its entries sorted by path (``digest``, ``size_bytes``: when known)."""
     return Fingerprint(
-        digest=digest_bytes(tree_json(entries), algorithm),
-        size_bytes=sum(size for _, size in entries.values()),
+        digest=digest or digest_bytes(tree_json(entries), algorithm),
+        size_bytes=sum(size for _, size in entries.values()) if size_bytes is None else size_bytes,
         files=len(entries),
         kind="directory",
         method=f"{algorithm}-tree",
         uri=uri,
-        entries=dict(sorted(entries.items())),
+        entries=entries,
         skipped=tuple(skipped),
     )
 
@@ -442,9 +723,10 @@ def _fingerprint_url(url: str, options: _Options) -> Fingerprint:
     except Exception as exc:  # network, permission and credential errors come in backend-specific types
         raise CaptureError(f"cannot fingerprint {url!r}: {type(exc).__name__}: {exc}") from exc
     if info.get("type") != "directory":
-        digest, size = _digest_remote_file(fs, path, info, url, options)
+        with _progress_bar(options.progress, int(info.get("size") or 0), url) as advance:
+            digest, size, method = _digest_remote_file(fs, path, info, url, options, advance)
         return Fingerprint(
-            digest=digest, size_bytes=size, files=1, kind="file", method=algorithm, uri=strip_url_credentials(url)
+            digest=digest, size_bytes=size, files=1, kind="file", method=method, uri=strip_url_credentials(url)
         )
     prefix = path.rstrip("/") + "/"
     try:
@@ -457,11 +739,16 @@ def _fingerprint_url(url: str, options: _Options) -> Fingerprint:
         if detail.get("type", "file") != "file" or not name.startswith(prefix) or name.endswith("/"):
             continue
         rel = name[len(prefix) :]
-        _check_name(rel, url)
+        _checked(rel, url)
         files.append((rel, name))
-    hashed = _parallel(lambda item: _digest_remote_file(fs, item[1], found[item[1]], url, options), files)
-    entries = {rel: result for (rel, _), result in zip(files, hashed, strict=True)}
-    return _tree_fingerprint(entries, [], strip_url_credentials(url), algorithm)
+    with _progress_bar(options.progress, sum(int(found[name].get("size") or 0) for _, name in files), url) as advance:
+        hashed = _parallel(lambda item: _digest_remote_file(fs, item[1], found[item[1]], url, options, advance), files)
+    entries = dict(sorted((rel, (digest, size)) for (rel, _), (digest, size, _) in zip(files, hashed, strict=True)))
+    methods: dict[str, int] = {}
+    for _, _, method in hashed:
+        methods[method] = methods.get(method, 0) + 1
+    result = _tree_fingerprint(entries, [], strip_url_credentials(url), algorithm)
+    return attrs.evolve(result, summary={"methods": dict(sorted(methods.items()))})
 
 
 def _change_marker(info: Mapping[str, Any]) -> str | None:
@@ -473,22 +760,107 @@ def _change_marker(info: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _digest_remote_file(fs: Any, path: str, info: Mapping[str, Any], url: str, options: _Options) -> tuple[str, int]:
-    marker = _change_marker(info)
+def _digest_remote_file(
+    fs: Any, path: str, info: Mapping[str, Any], url: str, options: _Options, advance: Callable[[int], None]
+) -> tuple[str, int, str]:
+    """Digest one remote object: ``(digest, size in bytes, method)``, from the store's own checksum when it has one.
+
+    ``advance`` is told every byte accounted for (read, or answered without reading), for the progress bar.
+    """
     size = int(info.get("size") or 0)
+    try:
+        checksum = _store_checksum(fs, path, info)
+    except Exception as exc:  # backend-specific error types
+        raise CaptureError(f"cannot fingerprint {url!r}: cannot stat {path!r}: {type(exc).__name__}: {exc}") from exc
+    if checksum is not None:
+        advance(size)
+        return checksum[0], size, checksum[1]
+    marker = _change_marker(info)
     object_url = f"{_protocol(fs)}://{path}"
     if marker is not None and options.cache is not None:
         cached = options.cache.lookup_object(options.algorithm, object_url, marker, size)
         if cached is not None:
-            return cached, size
+            advance(size)
+            return cached, size, options.algorithm
+
+    def chunks(handle: Any) -> Iterator[bytes]:
+        while chunk := handle.read(CHUNK_BYTES):
+            advance(len(chunk))
+            yield chunk
+
     try:
         with fs.open(path, "rb") as handle:
-            digest, read = digest_chunks(iter(lambda: handle.read(CHUNK_BYTES), b""), options.algorithm)
+            digest, read = digest_chunks(chunks(handle), options.algorithm)
     except Exception as exc:  # as above: backend-specific error types
         raise CaptureError(f"cannot fingerprint {url!r}: cannot read {path!r}: {type(exc).__name__}: {exc}") from exc
     if marker is not None and options.cache is not None and read == size:
         options.cache.store_object(options.algorithm, object_url, marker, size, digest)
-    return digest, read
+    return digest, read, options.algorithm
+
+
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _store_checksum(fs: Any, path: str, info: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The store's own content hash of an object as ``(digest, method)``, or ``None`` when it has none to trust.
+
+    - S3: a full-object ``ChecksumSHA256`` (asked for with ``ChecksumMode=ENABLED``) gives ``sha256:<hex>``,
+      method ``"s3-sha256"``; else a single-part ETag is the MD5 of the bytes (unless the object is encrypted with
+      SSE-KMS or SSE-C, where it is not), ``md5:<hex>``, method ``"s3-etag-md5"``. A multipart ETag (``<hex>-N``)
+      and a composite checksum (``...-N``) hash the parts, not the bytes: ``None``, the object is streamed.
+    - GCS: ``md5Hash`` (absent on composite objects) gives ``md5:<hex>``, method ``"gcs-md5"``. ``crc32c`` is a
+      32-bit check, not an identity: never used.
+    """
+    protocol = _protocol(fs)
+    if protocol in ("s3", "s3a"):
+        etag = str(info.get("ETag") or "").strip('"')
+        if not _MD5_HEX.match(etag) or not hasattr(fs, "call_s3"):
+            return None  # multipart upload, or no usable ETag
+        bucket, key, version = fs.split_path(path)
+        head = fs.call_s3(
+            "head_object",
+            Bucket=bucket,
+            Key=key,
+            ChecksumMode="ENABLED",
+            **({"VersionId": version} if version else {}),
+        )
+        sha256 = str(head.get("ChecksumSHA256") or "")
+        if sha256 and "-" not in sha256 and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT":
+            return f"sha256:{base64.b64decode(sha256).hex()}", "s3-sha256"
+        etag = str(head.get("ETag") or "").strip('"')
+        encrypted = head.get("SSECustomerAlgorithm") or str(head.get("ServerSideEncryption", "")).startswith("aws:kms")
+        if _MD5_HEX.match(etag) and not encrypted:
+            return f"md5:{etag}", "s3-etag-md5"
+        return None
+    if protocol in ("gs", "gcs") and info.get("md5Hash"):
+        return f"md5:{base64.b64decode(str(info['md5Hash'])).hex()}", "gcs-md5"
+    return None
+
+
+def rehash(location: str, algorithm: str) -> str:
+    """Digest the bytes of one local file or fsspec URL with ``algorithm`` (``blake3``, ``sha256`` or ``md5``).
+
+    For comparing a digest a store computed (``md5:`` from an ETag, ``sha256:`` from S3) with the same file
+    elsewhere: the drift check uses it when a recorded and a current digest were made by different methods.
+
+    Raises:
+        CaptureError: the file cannot be read.
+        ValueError: the algorithm is unknown.
+    """
+    hasher: Hasher = hashlib.md5(usedforsecurity=False) if algorithm == "md5" else new_hasher(algorithm)
+    try:
+        if _URL_RE.match(location):
+            import fsspec
+
+            with fsspec.open(location, "rb") as handle:
+                for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+                    hasher.update(chunk)
+        else:
+            with open(location, "rb", buffering=0) as handle:
+                _hash_handle(handle, 0, hasher)
+    except Exception as exc:  # backend-specific error types
+        raise CaptureError(f"cannot read {location!r}: {type(exc).__name__}: {exc}") from exc
+    return f"{algorithm}:{hasher.hexdigest()}"
 
 
 def _protocol(fs: Any) -> str:
@@ -604,6 +976,220 @@ def _as_bytes(block: np.ndarray[Any, Any]) -> memoryview:
         return block.view(np.uint8).data  # no copy; datetime64 has no buffer format of its own
     except (TypeError, ValueError):  # zero-size items cannot be viewed as uint8
         return memoryview(block.tobytes())
+
+
+# --- Arrow tables and polars frames --------------------------------------------------------------------------------
+
+
+def _fingerprint_arrow(source: pa.Table | pa.RecordBatch, algorithm: str) -> Fingerprint:
+    import pyarrow as pa
+
+    table = source if isinstance(source, pa.Table) else pa.Table.from_batches([source])
+    hasher = new_hasher(algorithm)
+    feed = _Feed(hasher)
+    feed.text(b"T", "modelver.arrow/1")
+    feed.text(b"n", f"{table.num_rows},{table.num_columns}")
+    # Names, types and nullability in column order; schema metadata (pandas' index notes...) is not content.
+    feed.record(b"l", canonical_json([[field.name, str(field.type), field.nullable] for field in table.schema]))
+    for column in table.columns:
+        _feed_arrow_column(feed, column.chunks, algorithm)
+    return Fingerprint(
+        digest=f"{algorithm}:{hasher.hexdigest()}",
+        size_bytes=int(table.nbytes),
+        files=1,
+        kind="table",
+        method=f"{algorithm}-arrow",
+        uri="<pyarrow.Table>" if isinstance(source, pa.Table) else "<pyarrow.RecordBatch>",
+        summary={
+            "rows": table.num_rows,
+            "columns": list(table.column_names),
+            "dtypes": [str(field.type) for field in table.schema],
+        },
+    )
+
+
+def _fingerprint_polars(source: pl.DataFrame | pl.Series, algorithm: str) -> Fingerprint:
+    import polars as pl
+
+    try:
+        import pyarrow  # noqa: F401 - polars' to_arrow() needs it
+    except ImportError as exc:
+        raise CaptureError("cannot fingerprint a polars object without pyarrow; pip install pyarrow") from exc
+    hasher = new_hasher(algorithm)
+    feed = _Feed(hasher)
+    if isinstance(source, pl.DataFrame):
+        feed.text(b"T", "modelver.polars-frame/1")
+        feed.text(b"n", f"{source.height},{source.width}")
+        feed.record(b"l", canonical_json([[name, str(dtype)] for name, dtype in source.schema.items()]))
+        for column in source.get_columns():
+            _feed_arrow_column(feed, _polars_chunks(column), algorithm)
+        kind, uri = "dataframe", "<polars.DataFrame>"
+        summary: dict[str, Any] = {
+            "rows": source.height,
+            "columns": list(source.columns),
+            "dtypes": [str(dtype) for dtype in source.dtypes],
+        }
+    else:
+        feed.text(b"T", "modelver.polars-series/1")
+        feed.text(b"n", str(len(source)))
+        feed.record(b"l", canonical_json([source.name, str(source.dtype)]))
+        _feed_arrow_column(feed, _polars_chunks(source), algorithm)
+        kind, uri = "series", "<polars.Series>"
+        summary = {"rows": len(source), "name": source.name, "dtype": str(source.dtype)}
+    return Fingerprint(
+        digest=f"{algorithm}:{hasher.hexdigest()}",
+        size_bytes=int(source.estimated_size()),
+        files=1,
+        kind=kind,
+        method=f"{algorithm}-polars",
+        uri=uri,
+        summary=summary,
+    )
+
+
+def _polars_chunks(series: pl.Series) -> list[pa.Array]:
+    """The Arrow arrays of a polars Series, chunk by chunk, without copying (polars' own Arrow export)."""
+    import polars as pl
+
+    if series.dtype == pl.Object:
+        raise CaptureError(
+            f"cannot fingerprint polars column {series.name!r} of dtype Object: it holds Python objects with no stable "
+            "encoding; cast it to a polars type"
+        )
+    exported = series.to_arrow()
+    return list(exported.chunks) if hasattr(exported, "chunks") else [exported]
+
+
+class _Streams:
+    """Named sub-digests of one column: each stream is the concatenation of its pieces over all chunks.
+
+    That is what makes a column's digest independent of its chunking: ``[1, 2] + [3]`` and ``[1, 2, 3]`` feed the
+    same bytes to every stream. A stream that received no bytes is left out, so "no chunk" equals "an empty chunk".
+    """
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self.streams: dict[str, tuple[Hasher, list[int]]] = {}
+
+    def update(self, name: str, data: bytes | memoryview) -> None:
+        view = memoryview(data).cast("B")  # hashers take bytes, not typed buffers
+        if not view.nbytes:
+            return
+        if name not in self.streams:
+            self.streams[name] = (new_hasher(self.algorithm), [0])
+        hasher, count = self.streams[name]
+        hasher.update(view)
+        count[0] += view.nbytes
+
+    def feed_into(self, feed: _Feed) -> None:
+        for name in sorted(self.streams):
+            hasher, count = self.streams[name]
+            feed.text(b"S", f"{name}|{count[0]}|{hasher.hexdigest()}")
+
+
+def _feed_arrow_column(feed: _Feed, chunks: list[pa.Array], algorithm: str) -> None:
+    """Feed one Arrow column, given as its chunks, as streams of canonical bytes (see :class:`_Streams`)."""
+    streams = _Streams(algorithm)
+    encoder: list[_ElementEncoder] = []  # made on first need: nested fallbacks only
+    for chunk in chunks:
+        # Zero-copy slices of a bounded number of rows: the copies made to zero null slots or canonicalize NaNs stay
+        # small whatever the chunk size, and slicing cannot change the digest (that is the property above).
+        for start in range(0, len(chunk), _ARROW_ROWS_PER_BLOCK):
+            _feed_arrow_array(streams, "", chunk.slice(start, _ARROW_ROWS_PER_BLOCK), encoder)
+    streams.feed_into(feed)
+
+
+def _feed_arrow_array(streams: _Streams, path: str, array: pa.Array, encoder: list[_ElementEncoder]) -> None:
+    """Add one Arrow array's values to the streams under ``path``, by type (module docstring)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if len(array) == 0 or pa.types.is_null(kind):
+        return  # nothing but a count, and counts are in the header (rows) or the parent's lengths stream
+    if isinstance(kind, pa.ExtensionType):
+        _feed_arrow_array(streams, path, array.storage, encoder)
+        return
+    if pa.types.is_dictionary(kind):
+        # The values, not the codes: two chunks may carry different dictionaries for the same data.
+        _feed_arrow_array(streams, path, array.dictionary_decode(), encoder)
+        return
+    for is_view, plain in (("is_string_view", pa.large_string()), ("is_binary_view", pa.large_binary())):
+        if getattr(pa.types, is_view, lambda _: False)(kind):
+            array, kind = array.cast(plain), plain
+    nulls = array.null_count
+    mask = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    streams.update(f"{path}m", mask.view(np.uint8).data)  # one byte per value, whatever the bitmap's offset
+    if pa.types.is_boolean(kind):
+        values = pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+        streams.update(f"{path}v", np.asarray(values, dtype=np.bool_).view(np.uint8).data)
+    elif _fixed_width(kind):
+        width = kind.bit_width // 8
+        raw = np.frombuffer(array.buffers()[1], dtype=np.uint8, count=len(array) * width, offset=array.offset * width)
+        if nulls or pa.types.is_floating(kind):
+            raw = raw.reshape(len(array), width).copy()
+            raw[mask] = 0  # what sits under a null slot is not data
+            if pa.types.is_floating(kind):
+                floats = raw.view(f"<f{width}").reshape(-1)
+                floats[np.isnan(floats)] = np.nan  # one NaN bit pattern, as for pandas
+        streams.update(f"{path}v", _as_bytes(raw.reshape(-1)))
+    elif (
+        pa.types.is_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_string(kind)
+        or (pa.types.is_large_binary(kind))
+    ):
+        if nulls:
+            array = pc.fill_null(
+                array, pa.scalar(b"" if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) else "", type=kind)
+            )
+        offset_type = np.int64 if pa.types.is_large_string(kind) or pa.types.is_large_binary(kind) else np.int32
+        offsets = np.frombuffer(
+            array.buffers()[1],
+            dtype=offset_type,
+            count=len(array) + 1,
+            offset=array.offset * np.dtype(offset_type).itemsize,
+        )
+        streams.update(f"{path}l", np.diff(offsets).astype("<i8").data)  # int64 lengths: string == large_string
+        data = array.buffers()[2]
+        if data is not None:
+            streams.update(f"{path}d", memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+    elif (
+        pa.types.is_list(kind)
+        or pa.types.is_large_list(kind)
+        or pa.types.is_map(kind)
+        or (pa.types.is_fixed_size_list(kind))
+    ):
+        lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
+        streams.update(f"{path}l", np.asarray(lengths, dtype="<i8").data)
+        _feed_arrow_array(streams, f"{path}[", array.flatten(), encoder)  # the values of non-null lists only
+    elif pa.types.is_struct(kind):
+        for index, child in enumerate(array.flatten()):  # children with the struct's offset and nulls applied
+            _feed_arrow_array(streams, f"{path}{index}.", child, encoder)
+    else:  # unions, run-end encoded, ...: element by element through the pandas element encoding
+        if not encoder:
+            try:
+                encoder.append(_ElementEncoder())
+            except ImportError as exc:
+                raise CaptureError(f"cannot fingerprint an Arrow column of type {kind} without pandas") from exc
+        encode = encoder[0].encode
+        values = array.to_pylist()
+        for start in range(0, len(values), _ELEMENTS_PER_BLOCK):
+            streams.update(f"{path}o", b"".join(map(encode, values[start : start + _ELEMENTS_PER_BLOCK])))
+
+
+def _fixed_width(kind: pa.DataType) -> bool:
+    """Whether values of this Arrow type are fixed-size byte strings in one buffer (numbers, times, decimals...)."""
+    import pyarrow as pa
+
+    if pa.types.is_nested(kind) or pa.types.is_boolean(kind):
+        return False
+    try:
+        bits = kind.bit_width
+    except ValueError:  # variable width
+        return False
+    return bool(bits) and bits % 8 == 0
 
 
 # --- pandas --------------------------------------------------------------------------------------------------------
