@@ -196,6 +196,11 @@ def diff_command(store: str | None, ref_a: str, ref_b: str, as_json: bool) -> No
     for facet, rows in result.facets().items():
         if not rows:
             continue
+        if facet == "prompts":  # text artifacts read best as a unified diff (docs/formats.md)
+            console.print("prompts", style="italic")
+            for text in result.text_diff().values():
+                console.print(text, markup=False, highlight=False, end="")
+            continue
         table = Table(title=facet, title_justify="left")
         for column in ("key", "change", "A", "B", "delta"):
             table.add_column(column, overflow="fold")

@@ -7,6 +7,7 @@ facet. Only the two manifests are read (and nothing else: code diffs are compare
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -22,7 +23,11 @@ from .manifest import Manifest
 __all__ = ["FACETS", "Change", "VersionDiff", "diff"]
 
 #: The facets a diff reports, in display order.
-FACETS = ("code", "environment", "config", "data", "metrics", "resources", "artifacts")
+FACETS = ("code", "environment", "config", "data", "metrics", "resources", "artifacts", "prompts")
+#: Formats whose artifacts are text, compared line by line in the ``prompts`` facet.
+TEXT_FORMATS = ("prompt", "text", "json", "yaml")
+#: Text artifacts larger than this (bytes) are compared by digest only, never read.
+TEXT_DIFF_LIMIT_BYTES = 1 << 20
 JSON = Any
 
 
@@ -63,6 +68,8 @@ class VersionDiff:
         metrics: per metric, with ``delta``.
         resources: wall and CPU seconds, peak memory bytes, with ``delta``.
         artifacts: per path, added, removed or changed (``a``/``b`` are digests).
+        prompts: per prompt, text, JSON or YAML artifact (up to 1 MiB) whose content differs: ``a``/``b`` are the
+            texts (a prompt's template); :meth:`text_diff` renders a unified diff of each.
     """
 
     a: str
@@ -77,10 +84,24 @@ class VersionDiff:
     metrics: tuple[Change, ...] = ()
     resources: tuple[Change, ...] = ()
     artifacts: tuple[Change, ...] = ()
+    prompts: tuple[Change, ...] = ()
 
     def facets(self) -> dict[str, tuple[Change, ...]]:
         """Facet name to its changes, in :data:`FACETS` order."""
         return {facet: getattr(self, facet) for facet in FACETS}
+
+    def text_diff(self) -> dict[str, str]:
+        """Artifact path to a unified diff (``difflib``, 3 lines of context) of each changed prompt or text."""
+        out = {}
+        for row in self.prompts:
+            lines = difflib.unified_diff(
+                (row.a or "").splitlines(keepends=True),
+                (row.b or "").splitlines(keepends=True),
+                fromfile=f"{self.a}:{row.key}",
+                tofile=f"{self.b}:{row.key}",
+            )
+            out[row.key] = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        return out
 
     @property
     def empty(self) -> bool:
@@ -206,7 +227,35 @@ def diff_manifests(a: ModelVersion, b: ModelVersion) -> VersionDiff:
         metrics=compare_mappings(ma.metrics, mb.metrics, numeric=True),
         resources=tuple(resources),
         artifacts=compare_mappings(artifacts_a, artifacts_b),
+        prompts=_texts(a, b),
     )
+
+
+def _text_of(version: ModelVersion, path: str) -> str | None:
+    entry = version.manifest.artifacts.get(path)
+    if entry is None or entry.format not in TEXT_FORMATS or entry.size_bytes > TEXT_DIFF_LIMIT_BYTES:
+        return None
+    data = version.store.read_blob(entry.digest)
+    if entry.format == "prompt":
+        # The stored template is data; it is shown, never evaluated.
+        body = json.loads(data)
+        return str(body.get("template", "")) if isinstance(body, dict) else data.decode(errors="replace")
+    return data.decode(errors="replace")
+
+
+def _texts(a: ModelVersion, b: ModelVersion) -> tuple[Change, ...]:
+    rows = []
+    for path in sorted(set(a.manifest.artifacts) | set(b.manifest.artifacts)):
+        ea, eb = a.manifest.artifacts.get(path), b.manifest.artifacts.get(path)
+        if ea is not None and eb is not None and ea.digest == eb.digest:
+            continue
+        ta, tb = _text_of(a, path), _text_of(b, path)
+        if ta is None and tb is None:
+            continue
+        status = "added" if ta is None else "removed" if tb is None else "changed"
+        if ta != tb:
+            rows.append(Change(path, status, ta, tb))
+    return tuple(rows)
 
 
 def _config(version: ModelVersion) -> JSON:
@@ -218,7 +267,7 @@ def _config(version: ModelVersion) -> JSON:
 
 
 def diff(a: str, b: str, *, store: str | os.PathLike[str] | Store | None = None) -> VersionDiff:
-    """Compare two versions facet by facet: code, environment, config, data, metrics, resources, artifacts.
+    """Compare two versions facet by facet: code, environment, config, data, metrics, resources, artifacts, prompts.
 
     Args:
         a: the reference of the "before" version (``churn@1.2.0``, ``churn@production``, ...).
