@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import azurite as azurite_server
+import gcsserver
 import s3server
 from helpers import GIT_ENV, git
 
@@ -16,8 +18,14 @@ s3_endpoint = s3server.s3_endpoint
 s3_bucket = s3server.s3_bucket
 s3_store = s3server.s3_store
 s3_proxy = s3server.s3_proxy
+s3_answering_proxy = s3server.s3_answering_proxy
 no_helper_processes_left = s3server.no_helper_processes_left
 backend = s3server.backend
+# Azurite (tests/azurite.py) and the fake GCS server (tests/gcsserver.py).
+azurite = azurite_server.azurite
+azure_container = azurite_server.azure_container
+gcs_server = gcsserver.gcs_server
+gcs_bucket = gcsserver.gcs_bucket
 
 
 @pytest.fixture(autouse=True)

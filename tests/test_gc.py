@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,80 @@ def test_verify_all_reports_every_corrupt_or_missing_object(
     assert "2 of 2 version(s) failed verification" in out.err
     with pytest.raises(SystemExit):
         main(["verify"])  # neither REF nor --all
+
+
+def _multipart_uploads(endpoint: str, bucket: str) -> list[str]:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    return sorted(u["Key"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+
+
+def test_gc_aborts_stale_multipart_uploads_under_the_store_only(
+    s3_store: Store,
+    s3_endpoint: str,
+    s3_bucket: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Real multipart uploads left unfinished on the S3 server: gc aborts those under the store started before the
+    grace period and keeps one outside the store's prefix; --dry-run and a longer grace period abort nothing.
+
+    moto reports every upload as initiated on 2010-11-10 (a constant in its responses), so "young" is shown with a
+    grace period reaching back before that date.
+    """
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    for key in ("store/blobs/.staging/killed", "store/blobs/.staging/killed-too", "elsewhere/not-ours"):
+        upload = client.create_multipart_upload(Bucket=s3_bucket, Key=key)  # a publisher killed after one part
+        client.upload_part(
+            Bucket=s3_bucket, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=os.urandom(5 << 20)
+        )
+    since_2010 = time.time() - datetime(2010, 11, 10, tzinfo=timezone.utc).timestamp()
+    assert () == collect_garbage(s3_store, grace_s=since_2010 + 86400).aborted_uploads
+    dry = collect_garbage(s3_store, grace_s=3600, dry_run=True)
+    ours = [f"{s3_bucket}/store/blobs/.staging/killed", f"{s3_bucket}/store/blobs/.staging/killed-too"]
+    assert ours == [u.split(" (upload ")[0] for u in dry.aborted_uploads]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)  # botocore's own setting: how the CLI finds the server
+    main(["--store", s3_store.url, "gc", "--dry-run"])
+    assert [f"would abort multipart upload {u}" for u in dry.aborted_uploads] == [
+        line for line in capsys.readouterr().out.splitlines() if "multipart" in line
+    ]
+    assert 3 == len(_multipart_uploads(s3_endpoint, s3_bucket))
+    report = collect_garbage(s3_store, grace_s=3600)
+    assert dry.aborted_uploads == report.aborted_uploads
+    assert ["elsewhere/not-ours"] == _multipart_uploads(s3_endpoint, s3_bucket)
+    assert () == collect_garbage(s3_store, grace_s=3600).aborted_uploads
+
+
+def test_gc_keeps_step_records_and_the_step_cache(store_dir: Path) -> None:
+    """gc with no grace period removes an orphan but keeps the step versions a version's lineage names and what the
+    step cache points at: the next call is still a cache hit, and explain still reads the records."""
+    import numpy as np
+
+    ran: list[int] = []
+
+    @modelver.versioned(name="gc-split")
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        ran.append(n)
+        return np.arange(n), np.ones(n)
+
+    with modelver.track("m") as run:
+        split(5)
+    split(6)  # outside a run: only the step cache refers to it
+    orphan = Store(store_dir).put_bytes(b"nobody refers to me")
+    old = time.time() - 3600
+    for path in (store_dir / "blobs").rglob("*"):
+        if path.is_file():
+            os.utime(path, (old, old))
+
+    report = collect_garbage(grace_s=60)
+    split(5)
+    split(6)
+
+    assert Store(store_dir).blob_path(orphan) in report.removed
+    assert [5, 6] == ran  # both calls were cache hits after gc
+    assert run.version is not None
+    assert all(o.status == "ok" for o in modelver.verify(run.version.ref).objects)
+    assert "gc-split" == modelver.explain_step("gc-split").name

@@ -10,11 +10,14 @@ from ._diff import VersionDiff, diff
 from ._drift import DataCheck, check_data
 from ._events import AliasState, Event
 from ._fingerprint import Fingerprint, fingerprint
+from ._formats import Format, LoadContext, Prompt, register_format
 from ._gc import GcReport, collect_garbage
 from ._lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
 from ._model_version import ModelVersion, get, list_versions, load
 from ._registry import VersionTag
+from ._reproduce import ReproduceReport, reproduce
 from ._settings import StoreChoice, choose_store
+from ._steps import StepCall, StepExplanation, Usage, explain_step, used_by, versioned
 from ._store import Store
 from ._tracking import Run, track
 from ._verify import StoreVerifyReport, VerifyReport, verify, verify_all
@@ -22,10 +25,15 @@ from ._version import __version__
 from .errors import (
     CaptureError,
     CaptureWarning,
+    EnvironmentMismatchError,
+    EnvironmentMismatchWarning,
+    FormatError,
     IntegrityError,
     InvalidReferenceError,
+    InvalidStepError,
     ModelverError,
     ProtectedAliasError,
+    ReproduceError,
     StoreError,
     UnsafeFormatError,
     VersionExistsError,
@@ -39,21 +47,33 @@ __all__ = [
     "CaptureError",
     "CaptureWarning",
     "DataCheck",
+    "EnvironmentMismatchError",
+    "EnvironmentMismatchWarning",
     "Event",
     "Fingerprint",
+    "Format",
+    "FormatError",
     "GcReport",
     "IntegrityError",
     "InvalidReferenceError",
+    "InvalidStepError",
+    "LoadContext",
     "Manifest",
     "ModelVersion",
     "ModelverError",
+    "Prompt",
     "ProtectedAliasError",
+    "ReproduceError",
+    "ReproduceReport",
     "Run",
+    "StepCall",
+    "StepExplanation",
     "Store",
     "StoreChoice",
     "StoreError",
     "StoreVerifyReport",
     "UnsafeFormatError",
+    "Usage",
     "VerifyReport",
     "VersionDiff",
     "VersionExistsError",
@@ -68,6 +88,7 @@ __all__ = [
     "decode_config",
     "diff",
     "encode_config",
+    "explain_step",
     "fingerprint",
     "get",
     "history",
@@ -75,12 +96,16 @@ __all__ = [
     "load",
     "promote",
     "protect",
+    "register_format",
     "release",
+    "reproduce",
     "rollback",
     "track",
     "unprotect",
     "unyank",
+    "used_by",
     "verify",
     "verify_all",
+    "versioned",
     "yank",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,9 @@ import attrs
 
 from ._config import decode_config
 from ._digest import digest_file
-from ._formats import deserialize
+from ._envcheck import check_environment, loader_distributions
+from ._formats import Format, LoadContext, formats, get_format, refuse_unsafe, trusted_names
+from ._formats._local import local_file, local_tree, read_verified_buffer
 from ._paths import path_clash, validate_artifact_path
 from ._refs import validate_name
 from ._registry import VersionTag, read_tag, resolve, sorted_versions
@@ -110,7 +112,7 @@ class ModelVersion:
         if name is not None:
             matches = [p for p in artifacts if p == name or os.path.splitext(p)[0] == name]
         else:
-            loadable = [p for p, a in artifacts.items() if a.format != "file"]
+            loadable = [p for p, a in artifacts.items() if a.format != "file" and a.tree is None]
             matches = loadable if len(loadable) == 1 else [p for p in loadable if os.path.splitext(p)[0] == "model"]
         if not artifacts:
             raise VersionNotFoundError(
@@ -164,20 +166,114 @@ class ModelVersion:
         series: dict[str, Any] = json.loads(self.store.read_blob(digest))
         return series
 
-    def load(self, name: str | None = None, *, allow_pickle: bool = False, trusted: Sequence[str] | None = None) -> Any:
-        """Read an artifact, verify its digest, and deserialize it (see :meth:`artifact` for ``name``).
+    def _units(self) -> dict[str, str]:
+        """Loadable units: single artifacts by path and directory artifacts by their name, to format name."""
+        units = {p: a.format for p, a in self.manifest.artifacts.items() if a.format != "file" and a.tree is None}
+        units.update({a.tree: a.format for a in self.manifest.artifacts.values() if a.tree is not None})
+        return units
+
+    def load(
+        self,
+        name: str | None = None,
+        *,
+        allow_pickle: bool = False,
+        trusted: Sequence[str] | None = None,
+        loader: Callable[[Path], Any] | None = None,
+        strict: bool = False,
+    ) -> Any:
+        """Read an artifact, verify its digest, and deserialize it (docs/formats.md).
+
+        ``name`` is an artifact path, a path without its extension, or a directory artifact's name; by default the
+        only loadable artifact, or ``model*``. A version holding only data artifacts (prompts, configs, text) and
+        several of them loads as a mapping of name (without extension) to value. A directory artifact loads as a
+        verified local :class:`~pathlib.Path` (read-only, in the cache). Before anything is deserialized, the
+        packages the format depends on and the Python minor version are compared with the recorded ones: every
+        difference is listed in one :class:`~modelver.errors.EnvironmentMismatchWarning`.
+
+        Args:
+            name: which artifact (see above).
+            allow_pickle: permit formats whose loading runs code from the store (pickle, joblib, TorchScript).
+            trusted: skops type names, or PyTorch module classes/modules to import for rebuilding, that the caller
+                reviewed and trusts.
+            loader: called with the verified local path of the artifact (file or directory) instead of modelver's
+                deserializer, e.g. ``transformers.AutoModel.from_pretrained`` or ``onnxruntime.InferenceSession``.
+            strict: raise :class:`~modelver.errors.EnvironmentMismatchError` instead of warning.
 
         Raises:
             IntegrityError: the stored bytes do not match the manifest.
-            UnsafeFormatError: a pickle without ``allow_pickle``, or untrusted skops types.
+            UnsafeFormatError: a code-running format without ``allow_pickle``, or untrusted skops types.
+            EnvironmentMismatchError: ``strict`` and the environment differs.
             VersionNotFoundError: no such artifact.
+            FormatError: the artifact's format is unknown here (a plugin format not installed).
         """
-        path, entry = self.artifact(name)
-        if entry.format == "file":
-            raise InvalidReferenceError(
-                f"{self.ref}:{path} is a plain file; use .download(directory) to get it", reference=path
+        units = self._units()
+        if name is None and len(units) > 1 and not any(os.path.splitext(u)[0] == "model" for u in units):
+            known = formats()
+            fmts = {u: known[f] for u, f in units.items() if f in known}
+            if len(fmts) == len(units) and all(f.data for f in fmts.values()):
+                loaded = {}
+                for unit, fmt in sorted(fmts.items()):
+                    short = unit.removesuffix(fmt.extension) if fmt.extension else os.path.splitext(unit)[0]
+                    loaded[short] = self._load_unit(unit, fmt, allow_pickle, trusted, loader, strict)
+                return loaded
+        unit = self._choose_unit(units, name)
+        return self._load_unit(unit, get_format(units[unit]), allow_pickle, trusted, loader, strict)
+
+    def _choose_unit(self, units: dict[str, str], name: str | None) -> str:
+        artifacts = self.manifest.artifacts
+        if not artifacts:
+            raise VersionNotFoundError(
+                f"{self.ref} has no artifacts: its run saved none (call run.save_model(...) or run.log_artifact(...))",
+                reference=self.ref,
             )
-        return deserialize(self.store.read_blob(entry.digest), entry.format, allow_pickle=allow_pickle, trusted=trusted)
+        if name is not None:
+            known = formats()
+            matches = [
+                u
+                for u, f in units.items()
+                if name in (u, os.path.splitext(u)[0]) or (f in known and u == name + known[f].extension)
+            ]
+            plain = [p for p, a in artifacts.items() if a.format == "file" and name in (p, os.path.splitext(p)[0])]
+            if not matches and plain:
+                raise InvalidReferenceError(
+                    f"{self.ref}:{plain[0]} is a plain file; use .download(directory) to get it", reference=plain[0]
+                )
+        else:
+            matches = list(units) if len(units) == 1 else [u for u in units if os.path.splitext(u)[0] == "model"]
+        if len(matches) != 1:
+            listed = ", ".join(f"{u} ({f})" for u, f in sorted(units.items())) or "none loadable"
+            what = f"named {name!r}" if name else "to load by default"
+            raise VersionNotFoundError(
+                f"{self.ref} has no single artifact {what}; its loadable artifacts: {listed}. Pass name=...",
+                reference=self.ref,
+                available=tuple(sorted(units)),
+            )
+        return matches[0]
+
+    def _load_unit(
+        self,
+        unit: str,
+        fmt: Format,
+        allow_pickle: bool,
+        trusted: Sequence[str] | None,
+        loader: Callable[[Path], Any] | None,
+        strict: bool,
+    ) -> Any:
+        context = LoadContext(allow_pickle=allow_pickle, trusted=trusted_names(trusted))
+        refuse_unsafe(fmt, context)
+        env = self.manifest.environment
+        requires = (*fmt.requires, *(loader_distributions(loader) if loader is not None else ()))
+        check_environment(f"{self.ref}:{unit}", env, requires, check_python=fmt.checks_python, strict=strict)
+        if fmt.directory:
+            members = {p: a for p, a in self.manifest.artifacts.items() if a.tree == unit}
+            path = local_tree(self.store, unit, members)
+            return loader(path) if loader is not None else path
+        entry = self.manifest.artifacts[unit]
+        if loader is not None:
+            return loader(local_file(self.store, unit, entry))
+        if fmt.zero_copy:  # a writable buffer the format may keep: no second copy of a large blob
+            return fmt.load(read_verified_buffer(self.store, entry.digest), context)
+        return fmt.load(self.store.read_blob(entry.digest), context)
 
     def download(self, directory: str | os.PathLike[str]) -> Path:
         """Write every artifact under ``directory`` at its relative path, streamed and verified.
@@ -192,8 +288,10 @@ class ModelVersion:
             StoreError: a different file is already at one of the paths.
         """
         root = Path(directory)
+        for rel in self.manifest.artifacts:
+            validate_artifact_path(rel)  # every path before any byte: a bad one leaves nothing written
         for rel, entry in sorted(self.manifest.artifacts.items()):
-            target = root.joinpath(*validate_artifact_path(rel).split("/"))
+            target = root.joinpath(*rel.split("/"))
             if target.exists():
                 if digest_file(target, entry.digest.split(":", 1)[0])[0] == entry.digest:
                     continue
@@ -237,6 +335,8 @@ def load(
     name: str | None = None,
     allow_pickle: bool = False,
     trusted: Sequence[str] | None = None,
+    loader: Callable[[Path], Any] | None = None,
+    strict: bool = False,
 ) -> Any:
     """Resolve ``ref``, verify, and return the saved model object (``get(ref).load(...)``).
 
@@ -244,14 +344,16 @@ def load(
         ref: ``"name@1.2.0"``, ``"name@latest"``, ``"name"``, a range or a digest prefix.
         store: the store (default: see ``modelver info``).
         name: which artifact, when the version holds several loadable ones.
-        allow_pickle: permit unpickling a pickle artifact (runs code from the store).
-        trusted: extra type names to trust when loading a skops file.
+        allow_pickle: permit formats whose loading runs code from the store (pickle, joblib, TorchScript).
+        trusted: skops type names, or PyTorch module classes to import, that the caller trusts.
+        loader: called with the verified local path (file or directory) instead of modelver's deserializer.
+        strict: an environment that differs from the recorded one raises instead of warning.
 
     Raises:
-        InvalidReferenceError, VersionNotFoundError, IntegrityError, UnsafeFormatError: see :func:`get` and
-        :meth:`ModelVersion.load`.
+        InvalidReferenceError, VersionNotFoundError, IntegrityError, UnsafeFormatError, EnvironmentMismatchError:
+        see :func:`get` and :meth:`ModelVersion.load`.
     """
-    return get(ref, store=store).load(name, allow_pickle=allow_pickle, trusted=trusted)
+    return get(ref, store=store).load(name, allow_pickle=allow_pickle, trusted=trusted, loader=loader, strict=strict)
 
 
 def list_versions(name: str, *, store: str | os.PathLike[str] | Store | None = None) -> list[VersionTag]:

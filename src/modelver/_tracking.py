@@ -9,17 +9,19 @@ visible).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import getpass
 import json
 import math
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +34,7 @@ from ._config import encode_config
 from ._digest import DEFAULT_ALGORITHM
 from ._environment import capture_environment
 from ._fingerprint import fingerprint, tree_json, walk_tree
-from ._formats import serialize
+from ._formats import Format, make_prompt, resolve_format, serialize
 from ._model_version import ModelVersion, loaded_inputs
 from ._paths import path_clash, validate_artifact_path
 from ._redact import redact_text
@@ -44,7 +46,7 @@ from ._serde import canonical_json, to_json_dict
 from ._settings import open_store
 from ._spool import create_version_tag, pending, push, spool_store, write_entry
 from ._store import Store, is_unreachable
-from .errors import CaptureError, CaptureWarning, InvalidReferenceError, StoreError, VersionExistsError
+from .errors import CaptureError, CaptureWarning, FormatError, InvalidReferenceError, StoreError, VersionExistsError
 from .manifest import (
     ArtifactEntry,
     CaptureErrorRecord,
@@ -55,6 +57,7 @@ from .manifest import (
     Lineage,
     Manifest,
     ResourcesFacet,
+    StepRecord,
 )
 
 #: A config whose canonical JSON is larger than this is stored whole as a blob and referenced from the manifest.
@@ -62,6 +65,9 @@ CONFIG_INLINE_LIMIT_BYTES = 1 << 20
 #: How long leaving the block waits for the background code/environment capture (a hung remote write, say).
 STATIC_CAPTURE_TIMEOUT_S = 120.0
 RUN_SCHEMA = "modelver.run/1"
+
+#: The run whose ``with`` block is executing in this context; ``@modelver.versioned`` steps record into it.
+current_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar("modelver_run", default=None)
 
 
 def utc_now() -> str:
@@ -136,12 +142,14 @@ class Run:
         self._artifacts: dict[str, ArtifactEntry] = {}
         self._errors: list[CaptureErrorRecord] = []
         self._inputs: list[str] = []
+        self._steps: list[StepRecord] = []
         self._code = CodeFacet()
         self._environment = EnvironmentFacet()
         self._monitor = ResourceMonitor()
         self._static_thread: threading.Thread | None = None
         self._background_errors: list[CaptureErrorRecord] = []
         self._inputs_token: Any = None
+        self._run_token: Any = None
 
     # -- capture errors and warnings -------------------------------------------------------------------------
 
@@ -191,6 +199,7 @@ class Run:
         self._static_thread = threading.Thread(target=self._capture_static, name="modelver-capture", daemon=True)
         self._static_thread.start()
         self._inputs_token = loaded_inputs.set(self._inputs)
+        self._run_token = current_run.set(self)
         try:
             for label, source in self._data_sources.items():
                 self.log_data(label, source)
@@ -217,6 +226,8 @@ class Run:
     ) -> Literal[False]:
         with contextlib.suppress(ValueError, LookupError):  # exited in another context (an asyncio task)
             loaded_inputs.reset(self._inputs_token)
+        with contextlib.suppress(ValueError, LookupError):
+            current_run.reset(self._run_token)
         self._spooled_for: Store | None = None
         if exc_type is None and self.store.is_remote:
             try:
@@ -322,6 +333,7 @@ class Run:
             history = list(self._history)
             snapshot = (dict(self._data), dict(self._metrics), dict(sorted(self._artifacts.items())))
             inputs = tuple(dict.fromkeys(self._inputs))
+            steps = tuple(self._steps)
         resources = self._store_series(resources, fresh)
         config, config_errors = self._encoded_config()
         with self._lock:
@@ -345,7 +357,7 @@ class Run:
             metrics=metrics,
             metrics_history=history_digest,
             artifacts=artifacts,
-            lineage=Lineage(inputs=inputs),
+            lineage=Lineage(steps=steps, inputs=inputs),
             capture_errors=errors,
         )
         body = to_json_dict(manifest)
@@ -466,6 +478,16 @@ class Run:
             # Saving a checkpoint under one name every epoch is common: the last one wins, but say so.
             self._warn(f"modelver: {path} was already saved in this run; the bundle keeps the latest", UserWarning)
 
+    def record_step(self, step: StepRecord) -> None:
+        """Add a finished ``@modelver.versioned`` call to the run's lineage (ignored once the run is closing)."""
+        with self._lock:
+            if self.status == "running":
+                self._steps.append(step)
+
+    def step_capture_failed(self, message: str) -> None:
+        """Record a step capture failure as a capture error of the run (``strict=True`` then publishes nothing)."""
+        self._capture_failed("lineage", message, raise_strict=False)
+
     # -- logging API -----------------------------------------------------------------------------------------
 
     def log_params(self, **params: object) -> None:
@@ -555,30 +577,102 @@ class Run:
     def save_model(
         self, obj: object, name: str = "model", *, format: str | None = None, allow_pickle: bool = False
     ) -> str:
-        """Serialize ``obj`` in a safe format (see :mod:`modelver._formats`) and add it to the bundle.
+        """Serialize ``obj`` in a safe format (docs/formats.md) and add it to the bundle.
+
+        The format is chosen from the object's type (scikit-learn → ``skops``, ``torch.nn.Module`` → ``torch``
+        safetensors, ``save_pretrained`` objects and directories → ``directory``, ONNX, arrays, tables, JSON,
+        text, prompts) and recorded in ``artifacts.<path>.format``.
 
         Args:
-            obj: the model (a scikit-learn estimator, numpy array, JSON-able dict/list, or anything with pickle).
-            name: artifact name; the stored path is ``name`` plus the format's extension (``model.skops``).
-            format: force ``"skops"``, ``"npy"``, ``"json"`` or ``"pickle"``.
-            allow_pickle: permit pickle when no safe format fits.
+            obj: the model or data.
+            name: artifact name; the stored path is ``name`` plus the format's extension (``model.skops``); a
+                directory's files are stored below ``name/``.
+            format: force a format by name (``"skops"``, ``"torch"``, ``"directory"``, ``"yaml"``, ``"pickle"``...).
+            allow_pickle: permit a code-running format (pickle, joblib, TorchScript) when no safe one fits.
 
         Returns:
-            The artifact's path in the bundle. Saving again under the same name replaces the earlier object (with a
-            warning): the bundle keeps the latest.
+            The artifact's path in the bundle (for a directory: ``name``). Saving again under the same name replaces
+            the earlier object (with a warning): the bundle keeps the latest.
 
         Raises:
-            UnsafeFormatError: only pickle fits and ``allow_pickle`` is false (nothing is written).
+            UnsafeFormatError: only a code-running format fits and ``allow_pickle`` is false (nothing is written).
+            FormatError: ``format`` is unknown or does not fit ``obj``.
             InvalidReferenceError: ``name`` is not a clean relative path, or clashes with another artifact.
             CaptureError: the run is no longer running.
         """
         self._check_open("save_model")
         validate_artifact_path(name)
-        serialized = serialize(obj, format=format, allow_pickle=allow_pickle)
+        fmt = resolve_format(obj, format, allow_pickle)
+        if fmt.directory:
+            return self._save_directory(obj, name, fmt)
+        serialized = serialize(obj, format=fmt.name, allow_pickle=allow_pickle)
         path = validate_artifact_path(name + serialized.extension)
         digest = self.store.put_bytes(serialized.data)
         self._add_artifact(path, ArtifactEntry(digest, len(serialized.data), serialized.media_type, serialized.format))
         return path
+
+    def _save_directory(self, obj: object, name: str, fmt: Format) -> str:
+        """Store a directory format's files one blob each, as ``name/<rel>`` entries with ``tree=name``."""
+        with tempfile.TemporaryDirectory(prefix="modelver-save-") as scratch:
+            source = fmt.write_directory(obj, Path(scratch))
+            found, skipped = walk_tree(str(source), str(source))
+            if skipped:
+                self._capture_failed("artifacts", f"{source}: not stored: {'; '.join(skipped)}", raise_strict=False)
+            if not found:
+                raise FormatError(f"{name}: the directory to save ({source}) holds no files")
+            entries = []
+            for rel, real in sorted(found):
+                path = validate_artifact_path(f"{name}/{rel}")
+                digest, size = self.store.put_file(real)
+                entries.append((path, ArtifactEntry(digest, size, _media_type(path), fmt.name, tree=name)))
+        with self._lock:
+            # Saving a directory again replaces it whole: files of the earlier save that are gone now must go too.
+            for stale in [p for p, e in self._artifacts.items() if e.tree == name]:
+                del self._artifacts[stale]
+        for path, entry in entries:
+            self._add_artifact(path, entry)
+        return name
+
+    def save_prompt(
+        self,
+        name: str,
+        template: str,
+        *,
+        variables: Sequence[str] | None = None,
+        metadata: Mapping[str, object] | None = None,
+    ) -> str:
+        """Version a prompt template as data (``name.prompt.json``, format ``prompt``); ``load`` returns a
+        :class:`modelver.Prompt` whose ``render(**values)`` fills it, and ``modelver diff`` shows a text diff.
+
+        Args:
+            name: artifact name (``"system"``, ``"prompts/answer"``).
+            template: the text with ``{variable}`` placeholders (``{{``/``}}`` for literal braces).
+            variables: the placeholder names, checked against the template (default: read from it).
+            metadata: JSON values kept with the template (model name, temperature...).
+
+        Returns:
+            The artifact's path in the bundle.
+
+        Raises:
+            FormatError: a malformed placeholder, or ``variables`` that differ from the template's.
+            InvalidReferenceError, CaptureError: see :meth:`save_model`.
+        """
+        prompt = make_prompt(template, None if variables is None else list(variables), metadata or {})
+        return self.save_model(prompt, name, format="prompt")
+
+    def save_config(self, name: str, config: Mapping[str, object], *, format: str = "json") -> str:
+        """Version an AI-system configuration (a RAG setup, retrieval parameters, tool lists) as a data artifact,
+        apart from the run's own config: ``name.json`` (or ``format="yaml"``); ``load`` returns the mapping.
+
+        Raises:
+            FormatError: ``config`` is not made of JSON values (or ``format`` is neither ``json`` nor ``yaml``).
+            InvalidReferenceError, CaptureError: see :meth:`save_model`.
+        """
+        if format not in ("json", "yaml"):
+            raise FormatError(f"save_config stores format 'json' or 'yaml', not {format!r}")
+        if not isinstance(config, Mapping):
+            raise FormatError(f"save_config takes a mapping, not a {type(config).__name__}")
+        return self.save_model(dict(config), name, format=format)
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[str]:
         """Add a file, or every file under a directory, to the bundle as plain files.

@@ -13,8 +13,9 @@ import sys
 import click
 from rich.table import Table
 
-from . import _cli_data, _cli_registry, _cli_store
+from . import _cli_data, _cli_registry, _cli_reproduce, _cli_steps, _cli_store, _cli_ui
 from ._cli_common import console, human_bytes, print_json
+from ._envcheck import requirements_text
 from ._model_version import get
 from ._serde import to_json_dict
 from ._settings import ENV_DEBUG, choose_store, open_store
@@ -50,11 +51,17 @@ def info(store: str | None) -> None:
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole manifest as JSON.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the uncommitted diff the run started from.")
+@click.option(
+    "--requirements", "requirements", is_flag=True, help="Print the recorded packages as a pip requirements list."
+)
 @click.pass_obj
-def show(store: str | None, ref: str, as_json: bool, show_diff: bool) -> None:
+def show(store: str | None, ref: str, as_json: bool, show_diff: bool, requirements: bool) -> None:
     """Show what version REF (name[@spec]) recorded."""
     version = get(ref, store=store)
     m = version.manifest
+    if requirements:
+        click.echo(requirements_text(m.environment, ref=version.ref), nl=False)
+        return
     if as_json:
         print_json(to_json_dict(m))
         return
@@ -169,7 +176,10 @@ def runs(store: str | None, as_json: bool) -> None:
 
 _cli_data.register(cli)
 _cli_registry.register(cli)
+_cli_reproduce.register(cli)
+_cli_steps.register(cli)
 _cli_store.register(cli)
+_cli_ui.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,10 +10,15 @@ from __future__ import annotations
 __all__ = [
     "CaptureError",
     "CaptureWarning",
+    "EnvironmentMismatchError",
+    "EnvironmentMismatchWarning",
+    "FormatError",
     "IntegrityError",
     "InvalidReferenceError",
+    "InvalidStepError",
     "ModelverError",
     "ProtectedAliasError",
+    "ReproduceError",
     "StoreError",
     "UnsafeFormatError",
     "VersionExistsError",
@@ -36,6 +41,13 @@ class InvalidReferenceError(ModelverError, ValueError):
     def __init__(self, message: str, *, reference: str = "") -> None:
         super().__init__(message)
         self.reference = reference
+
+
+class InvalidStepError(ModelverError, TypeError):
+    """``@modelver.versioned`` was given something it cannot version (a generator, a bad option or step name).
+
+    Raised when the function is decorated, never while it runs.
+    """
 
 
 class VersionNotFoundError(ModelverError, LookupError):
@@ -84,6 +96,43 @@ class IntegrityError(ModelverError):
 
 class UnsafeFormatError(ModelverError):
     """Saving or loading would need an unsafe format (pickle) or untrusted types and the caller did not opt in."""
+
+
+class FormatError(ModelverError, ValueError):
+    """A format is unknown, or does not fit the object or the stored bytes (the message names the formats that do)."""
+
+
+class EnvironmentMismatchError(ModelverError, RuntimeError):
+    """``load(..., strict=True)``: the running environment differs from the recorded one where the format cares.
+
+    Attributes:
+        differences: one line per difference (``"scikit-learn: recorded 1.5.0, running 1.6.1"``).
+    """
+
+    def __init__(self, message: str, *, differences: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.differences = differences
+
+
+class EnvironmentMismatchWarning(UserWarning):
+    """The packages a loaded artifact's format depends on (or the Python minor version) differ from the recorded
+    ones; the model loaded, but may behave differently. ``modelver show REF --requirements`` lists the recorded
+    environment."""
+
+
+class ReproduceError(ModelverError, RuntimeError):
+    """A version's code cannot be rebuilt: its commit cannot be fetched, its diff does not apply, the target
+    directory is not empty, or there is no entrypoint to re-run.
+
+    Attributes:
+        commit: the recorded commit (empty without git).
+        remote: the recorded remote URL (empty when none was recorded).
+    """
+
+    def __init__(self, message: str, *, commit: str = "", remote: str = "") -> None:
+        super().__init__(message)
+        self.commit = commit
+        self.remote = remote
 
 
 class StoreError(ModelverError, OSError):

@@ -28,6 +28,7 @@ __all__ = [
     "Lineage",
     "Manifest",
     "ResourcesFacet",
+    "StepRecord",
 ]
 
 SCHEMA = "modelver.manifest/1"
@@ -151,8 +152,11 @@ class DataEntry:
         digest: content digest (for a directory, the tree digest).
         size_bytes: total size in bytes.
         files: number of files (1 for a file or an in-memory object).
-        kind: ``"file"``, ``"directory"``, ``"ndarray"``, ``"dataframe"``, ``"series"``, ``"bytes"``.
-        method: how the digest was computed, e.g. ``"blake3"`` or ``"blake3-tree"``.
+        kind: ``"file"``, ``"directory"``, ``"ndarray"``, ``"dataframe"``, ``"series"``, ``"table"`` (Arrow),
+            ``"bytes"``.
+        method: how the digest was computed, e.g. ``"blake3"``, ``"blake3-tree"``, ``"blake3-arrow"``,
+            ``"blake3-polars"``, or the object store's checksum used (``"s3-sha256"``, ``"s3-etag-md5"``,
+            ``"gcs-md5"``; the digest is then ``sha256:``/``md5:``).
         summary: shape, dtypes, rows and columns for in-memory tables and arrays.
         tree: digest of the blob listing every file's digest and size (directories only).
     """
@@ -206,13 +210,51 @@ class ArtifactEntry:
         digest: content digest of the file.
         size_bytes: size in bytes.
         media_type: IANA media type (``application/octet-stream`` when unknown).
-        format: how to read it back: ``"skops"``, ``"pickle"``, ``"json"``, ``"npy"`` or ``"file"`` (bytes only).
+        format: how to read it back: a format name of :mod:`modelver._formats` (``"skops"``, ``"torch"``,
+            ``"directory"``, ``"prompt"``...) or ``"file"`` (bytes only).
+        tree: for a file of a directory artifact (``format="directory"``), the directory's artifact name, e.g.
+            ``"model"`` for ``"model/config.json"``; ``None`` otherwise.
     """
 
     digest: str
     size_bytes: int
     media_type: str
     format: str
+    tree: str | None = None
+
+
+@attrs.frozen
+class StepRecord:
+    """One call of a ``@modelver.versioned`` step inside a run (docs/steps.md).
+
+    The lineage graph is derived from digests: step B depends on step A when one of B's ``inputs`` equals A's
+    ``output`` or one of A's ``outputs`` (a part of what A returned, so ``train, test = split(...)`` then
+    ``fit(train)`` links ``fit`` to ``split``); an input equal to ``manifest.data[label].digest`` comes from that
+    data entry.
+
+    Attributes:
+        name: the step's name.
+        step_version: digest of the stored step-version record (a blob holding its canonical JSON).
+        code: digest of the step's code identity (its normalised source and that of the local code it calls).
+        inputs: argument name to the fingerprint digest of the value passed.
+        output: fingerprint digest of the returned value, or ``None`` when it could not be fingerprinted.
+        outputs: for a returned tuple, list or string-keyed dict, the fingerprint digest of each part, one level
+            deep: ``"0"``, ``"1"``... for a tuple or list, the keys for a dict (a part that cannot be fingerprinted
+            is left out); empty for any other value, and in manifests written before this field existed.
+        cached: whether the stored output of an earlier call was returned without running the function.
+        started_at: RFC 3339 UTC time the call started.
+        duration_s: wall-clock seconds the call took (for a cached call: the time to load the stored output).
+    """
+
+    name: str
+    step_version: str
+    code: str
+    inputs: dict[str, str] = attrs.field(factory=dict)
+    output: str | None = None
+    outputs: dict[str, str] = attrs.field(factory=dict)
+    cached: bool = False
+    started_at: str = ""
+    duration_s: float = 0.0
 
 
 @attrs.frozen
@@ -220,11 +262,11 @@ class Lineage:
     """What a version was built from.
 
     Attributes:
-        steps: recorded pipeline steps (filled by ``@modelver.versioned``).
+        steps: the ``@modelver.versioned`` step calls made inside the run, in the order they finished.
         inputs: versions loaded inside the run, as ``name@version`` with their digests (``name@version#digest``).
     """
 
-    steps: tuple[dict[str, JSON], ...] = ()
+    steps: tuple[StepRecord, ...] = ()
     inputs: tuple[str, ...] = ()
 
 
