@@ -136,10 +136,25 @@ def test_runs_lists_runs_that_published_nothing() -> None:
 
 
 def test_missing_filesystem_package_is_one_line_naming_the_extra() -> None:
-    """A store URL whose fsspec implementation is not installed names the extra to install."""
-    out = cli("--store", "gs://bucket/store", "list")
+    """A store URL whose fsspec implementation is not installed names the extra to install.
+
+    The dev environment installs every extra, so the child process makes ``import gcsfs`` fail the way a missing
+    package does (``sys.modules[name] = None`` is Python's documented way to block an import).
+    """
+    code = "import sys; sys.modules['gcsfs'] = None; from modelver.cli import main; main(sys.argv[1:])"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "--store", "gs://bucket/store", "list"], capture_output=True, text=True
+    )
     assert 1 == out.returncode
     assert "modelver[gcs]" in out.stderr
+    assert 1 == len(out.stderr.strip().splitlines())
+
+
+def test_filesystem_without_a_modelver_extra_says_to_install_its_implementation() -> None:
+    """A protocol fsspec knows but whose package is not installed (and no extra provides) gets the generic hint."""
+    out = cli("--store", "dropbox://folder/store", "list")
+    assert 1 == out.returncode
+    assert "install the fsspec implementation" in out.stderr
     assert 1 == len(out.stderr.strip().splitlines())
 
 
