@@ -323,6 +323,24 @@ def test_no_repository_snapshot_without_error(tmp_path: Path) -> None:
     assert not [path for path in facet.sources if "site-packages" in path or "modelver/" in path]
 
 
+def test_script_outside_the_repository_it_is_started_from_is_snapshotted(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`cd repo && python /elsewhere/train.py` runs nothing of the repository: no git state, a script snapshot."""
+    repo = make_repo({"model.py": "WEIGHTS = 1\n"})
+    script = tmp_path / "elsewhere" / "train.py"
+    script.parent.mkdir()
+    script.write_text("print('outside')\n")
+    blobs = Blobs()
+
+    facet, errors = capture_code(put_blob=blobs.put, entrypoint=str(script), cwd=str(repo))
+
+    assert not errors
+    assert facet.git is None
+    assert facet.root is not None
+    assert facet.entrypoint is not None
+    assert os.path.realpath(script) == os.path.join(facet.root, facet.entrypoint)
+    assert script.read_bytes() == blobs.data[facet.sources[facet.entrypoint]]
+
+
 def test_repository_without_commits(tmp_path: Path) -> None:
     """A repository with no commit yet falls back to the snapshot and says why."""
     repo = tmp_path / "repo"

@@ -117,10 +117,12 @@ def capture_code(
 ) -> tuple[CodeFacet, list[CaptureErrorRecord]]:
     """Record what code is running: git state, or a snapshot of the sources when git cannot say.
 
-    The repository is found by searching upward for ``.git`` from the entrypoint's directory, then from ``cwd``,
-    so ``cd repo/src && python train.py`` and ``cd repo && python -m src.train`` record the same commit and the
-    entrypoint ``src/train.py``. With git, ``sources`` stays empty unless the entrypoint lies outside the
-    repository (then the entrypoint and the local modules are snapshotted as without git).
+    The repository is found by searching upward for ``.git`` from the entrypoint's directory, so
+    ``cd repo/src && python train.py`` and ``cd repo && python -m src.train`` record the same commit and the
+    entrypoint ``src/train.py``. ``cwd`` is searched only when there is no entrypoint file (``python -c``, a REPL)
+    or the entrypoint is an installed console script (under ``sys.prefix``): a script outside any repository is
+    snapshotted, whatever directory it was started from. With git, ``sources`` stays empty unless the entrypoint
+    lies outside the repository (then the entrypoint and the local modules are snapshotted as without git).
 
     Args:
         put_blob: stores bytes content-addressed and returns their digest (``"blake3:<hex>"``); the diff, the
@@ -155,6 +157,11 @@ def capture_code(
         facet = CodeFacet()
     records = errors.finish()
     return attrs.evolve(facet, errors=tuple(r.message for r in records)), records
+
+
+def _is_installed_script(path: str) -> bool:
+    """Whether ``path`` lies in this interpreter's installation (a venv's ``bin/``, site-packages)."""
+    return _is_under_any(path, {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
 
 
 def find_git_root(start: str) -> str | None:
@@ -214,7 +221,16 @@ def _capture(
     candidate = os.path.join(cwd, entrypoint)
     entry_path = None if notebook or not os.path.isfile(candidate) else os.path.realpath(candidate)
 
-    starts = [cwd] if entry_path is None else [os.path.dirname(entry_path), cwd]
+    if entry_path is None:
+        starts = [cwd]
+    elif _is_installed_script(entry_path):
+        # A console script of an (often editable) install: the code it runs is the package, so the repository the
+        # user works in is the one to record.
+        starts = [os.path.dirname(entry_path), cwd]
+    else:
+        # A script of the user's own: the repository it lives in, or none. The working directory's repository is
+        # not what ran (`cd proj && python /tmp/other.py` imports nothing from proj), so it is not recorded.
+        starts = [os.path.dirname(entry_path)]
     git = _capture_git(starts, put_blob, untracked_limit_bytes, git_timeout_s, errors)
 
     sources: dict[str, str] = {}
@@ -447,22 +463,22 @@ def _parse_status(output: bytes) -> tuple[bool, list[bytes]]:
     return tracked_changed, untracked
 
 
+#: ``git diff`` with fixed options, so that the user's config (diff.noprefix, color.diff=always, textconv drivers, an
+#: external diff tool) cannot turn the patch into something ``git apply`` rejects; reproduce compares with the same.
+DIFF_COMMAND = (
+    "diff",
+    "--binary",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
+
+
 def _capture_diff(git: _Git, put_blob: Callable[[bytes], str], errors: _Errors) -> str | None:
-    # Fixed options so that the user's config (diff.noprefix, color.diff=always, textconv drivers, an external
-    # diff tool) cannot turn the patch into something `git apply` rejects.
     try:
-        _, patch = git.run(
-            "diff",
-            "--binary",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            "HEAD",
-            "--",
-            limit=_DIFF_MAX_BYTES,
-        )
+        _, patch = git.run(*DIFF_COMMAND, "HEAD", "--", limit=_DIFF_MAX_BYTES)
     except (GitError, CaptureLimitError, subprocess.TimeoutExpired, OSError) as exc:
         errors.add(exc, f"the diff of the tracked changes was not recorded: {exc}")
         return None

@@ -40,7 +40,7 @@ from typing import Any
 
 import attrs
 
-from ._code import NOTEBOOK, NOTEBOOK_SOURCE, GitError, _Git
+from ._code import DIFF_COMMAND, NOTEBOOK, NOTEBOOK_SOURCE, GitError, _Git
 from ._diff import VersionDiff, diff_manifests
 from ._digest import digest_algorithm, digest_bytes
 from ._drift import DataCheck, check_data
@@ -400,18 +400,7 @@ class _Builder:
         )
 
     def _verify_tracked(self, git: _Git, recorded: bytes) -> bool:
-        _, now = git.run(
-            "diff",
-            "--binary",
-            "--full-index",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            "HEAD",
-            "--",
-        )
+        _, now = git.run(*DIFF_COMMAND, "--full-index", "HEAD", "--")
         if _same_patch(recorded, now):
             return True
         self.notes.append("the tracked files differ from the recorded state: `git diff HEAD` in the directory shows it")
