@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from helpers import stop_process
 from s3server import free_port
 
 #: The Azurite release the tests were written against (npm package ``azurite``).
@@ -128,13 +129,7 @@ class Azurite:
 
     def stop(self) -> None:
         """Stop the process and delete its data."""
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._log.close()
         self._data.cleanup()
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from helpers import stop_process
 from s3server import free_port
 
 PROJECT = "modelver-test"
@@ -84,13 +85,7 @@ class FakeGcs:
 
     def stop(self) -> None:
         """Stop the process and delete its temp dir."""
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._log.close()
         self._dir.cleanup()
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "modelver tests",
@@ -40,3 +41,14 @@ def run_python(
     result = subprocess.run([*argv, *args], cwd=cwd, capture_output=True, text=True, env=full_env, timeout=300)
     assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result
+
+
+def stop_process(process: subprocess.Popen[Any], timeout_s: float = 10) -> None:
+    """Terminate a server process started by a fixture; kill it if it does not exit within ``timeout_s``."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
