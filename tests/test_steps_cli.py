@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,19 @@ def test_used_by_a_data_digest_and_a_reference(pipeline: modelver.ModelVersion, 
     assert 0 == text.returncode, text.stderr
     assert f"version consumer@0.1.0 ({run.version.digest[:19]}): loaded version piped@{pipeline.digest}" in text.stdout  # type: ignore[union-attr]
     assert "nothing in the store used" in cli("used-by", "blake3:00000000").stdout
+
+
+def test_lineage_does_not_call_logged_step_outputs_unread(tmp_path: Path) -> None:
+    """A step output also logged as data is drawn as the step's output and marked so; data nothing read says so."""
+    data = tmp_path / "rows.csv"
+    data.write_text("1,2\n3,5\n4,4\n")
+    with modelver.track("logged-parts", data={"rows": data}) as run:
+        train, test = split_rows(load_rows(data))
+        run.log_data("train_rows", train)
+        run.log_data("unused", np.zeros(3))
+        run.save_model(fit(train, test))
+    tree = cli("lineage", "logged-parts")
+    assert 0 == tree.returncode, tree.stderr
+    text = " ".join(tree.stdout.split())  # rich wraps long lines at the terminal width
+    assert re.search(r"data 'train_rows' \S+ blake3:\w+ \(the same bytes as a step output above\)", text)
+    assert re.search(r"data 'unused' \S+ blake3:\w+ \(no step read it\)", text)

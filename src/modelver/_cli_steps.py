@@ -102,9 +102,12 @@ def lineage_cmd(store: str | None, ref: str, as_json: bool) -> None:
     for index in range(len(steps)):
         if f"step:{index}" not in consumed:  # the last steps: what the version was built from
             add(tree, index)
+    read = {digest for step in steps for digest in step.inputs.values()}
     for label, entry in manifest.data.items():
         if not any(edge["from"] == f"data:{label}" for edge in edges):
-            tree.add(f"data {escape(repr(label))} {escape(entry.uri)} {entry.digest[:19]} (no step read it)")
+            # A step read these bytes but they are drawn as a step's output above (the producing step wins).
+            note = "the same bytes as a step output above" if entry.digest in read else "no step read it"
+            tree.add(f"data {escape(repr(label))} {escape(entry.uri)} {entry.digest[:19]} ({note})")
     for loaded in manifest.lineage.inputs:
         tree.add(f"loaded version {escape(loaded)}")
     if not steps and not manifest.data and not manifest.lineage.inputs:
