@@ -192,6 +192,9 @@ def test_cli_lifecycle_round_trip() -> None:
     _publish("m", 3)
     assert 0 == cli("promote", "m@0.1.1", "production", "--by", "alice", "--reason", "good").returncode
     assert 0 == cli("promote", "m@0.1.2", "production", "--by", "bob").returncode
+    again = cli("promote", "m@production", "production", "--by", "dave")
+    assert "m@production already points at 0.1.2" in again.stdout
+    assert "by bob); nothing written" in again.stdout
     listed = json.loads(cli("alias", "list", "m", "--json").stdout)
     assert ("0.1.2", "bob") == (listed["production"]["version"], listed["production"]["event"]["by"])
     assert "rollback m@production -> 0.1.1 (was 0.1.2)" in cli("rollback", "m", "production").stdout
@@ -202,6 +205,11 @@ def test_cli_lifecycle_round_trip() -> None:
     yanked = cli("yank", "m@0.1.1", "--reason", "drift")
     assert "note: production still point(s) at 0.1.1" in yanked.stdout
     assert 0 == cli("unyank", "m@0.1.1").returncode
+    typo = cli("history", "m", "--alias", "prod")
+    assert (1, "modelver: error: no registry events for alias 'prod' of m; its aliases with events: production") == (
+        typo.returncode,
+        typo.stderr.strip(),
+    )
     trail = json.loads(cli("history", "m", "--json").stdout)
     assert ["promote", "promote", "rollback", "protect", "yank", "unyank"] == [e["kind"] for e in trail]
     assert {"at", "by", "created_by", "reason", "version", "alias", "previous"} <= set(trail[0])

@@ -40,6 +40,10 @@ def test_alias_that_is_not_set_names_the_aliases_that_are(store_dir: Path) -> No
     write_event(store, new_event("m", "promote", by="a", created_by=BY, alias="staging", version="1.0.0"))
     with pytest.raises(VersionNotFoundError, match="aliases of m: staging"):
         resolve(store, "m@production")
+    with pytest.raises(VersionNotFoundError, match=r"did you mean m@latest\? Otherwise set it"):
+        resolve(store, "m@latset")
+    with pytest.raises(VersionNotFoundError, match=r"did you mean m@staging\?"):
+        resolve(store, "m@stagign")
     with pytest.raises(VersionNotFoundError, match="no model named 'n'"):
         resolve(store, "n@production")
 

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ._cli_common import console, print_json
 from ._diff import diff as diff_versions
-from ._events import Event
+from ._events import Event, utc_now_micro
 from ._lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
 from ._model_version import read_manifest
 from ._refs import validate_name
@@ -23,6 +23,7 @@ from ._registry import read_state, read_tag, sorted_versions, unknown_name
 from ._schemes import BUMPS, describe
 from ._serde import to_json_dict
 from ._settings import open_store
+from .errors import VersionNotFoundError
 
 __all__ = ["list_command", "register"]
 
@@ -42,7 +43,14 @@ def _event_line(event: Event) -> str:
 @click.pass_obj
 def promote_command(store: str | None, ref: str, alias: str, by: str | None, reason: str) -> None:
     """Point ALIAS at the version REF resolves to (e.g. `promote churn@1.4.0 production --by alice`)."""
-    click.echo(_event_line(promote(ref, alias, by=by, reason=reason, store=store)))
+    started = utc_now_micro()
+    event = promote(ref, alias, by=by, reason=reason, store=store)
+    if event.at < started:  # the alias already pointed there: promote returned that event and wrote nothing
+        click.echo(
+            f"{event.name}@{alias} already points at {event.version} (since {event.at}, by {event.by}); nothing written"
+        )
+        return
+    click.echo(_event_line(event))
 
 
 @click.command(name="rollback")
@@ -158,6 +166,15 @@ def history_command(store: str | None, name: str, alias: str | None, as_json: bo
         print_json([to_json_dict(e) for e in events])
         return
     if not events:
+        every = history(name, store=store) if alias is not None else []
+        if every:
+            known = sorted({e.alias for e in every if e.alias})
+            raise VersionNotFoundError(
+                f"no registry events for alias {alias!r} of {name}; its aliases with events: "
+                f"{', '.join(known) or 'none'}",
+                reference=f"{name}@{alias}",
+                available=tuple(known),
+            )
         click.echo(f"no registry events for {name}")
         return
     table = Table(title=f"history of {name}")

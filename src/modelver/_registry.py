@@ -312,8 +312,11 @@ def resolve(store: Store, reference: str | Reference, *, warn_yanked: bool = Tru
                 raise unknown_name(store, ref.name)
             set_aliases = sorted(a for a, s in state.aliases.items() if s.version is not None)
             known = f"aliases of {ref.name}: {', '.join(set_aliases)}" if set_aliases else f"{ref.name} has no aliases"
+            # A typo of `latest` or of a set alias is likelier than a wish to create a new alias.
+            close = difflib.get_close_matches(ref.alias, ["latest", *set_aliases], n=1)
+            hint = f"did you mean {ref.name}@{close[0]}? Otherwise set" if close else "Set"
             raise VersionNotFoundError(
-                f"alias {ref.alias!r} is not set for {ref.name}; {known}. Set it with "
+                f"alias {ref.alias!r} is not set for {ref.name}; {known}. {hint} it with "
                 f"`modelver promote {ref.name}@VERSION {ref.alias} --by WHO`",
                 reference=str(ref),
                 available=tuple(set_aliases),
