@@ -320,3 +320,20 @@ def test_resource_series_and_metrics_history_read_back_from_the_version() -> Non
     assert last_memory >= held.nbytes
     roles = {checked.role: checked.status for checked in modelver.verify(loaded.ref).objects}
     assert "ok" == roles["resource series"]  # verified, pushed from a spool and kept by gc like any blob
+
+
+def test_capture_warnings_point_at_the_user_s_code(tmp_path: Path) -> None:
+    """A capture warning names the user's file, not a line inside modelver, inside a run and from a step in it."""
+
+    @modelver.versioned(name="reads-a-handle")
+    def count_lines(handle: object) -> int:
+        return 3
+
+    with (
+        pytest.warns(CaptureWarning) as caught,
+        modelver.track("m", data={"gone": tmp_path / "missing.csv"}),
+        (tmp_path / "f.txt").open("w") as handle,
+    ):
+        count_lines(handle)
+    assert len(caught) >= 2
+    assert {__file__} == {warning.filename for warning in caught}

@@ -64,7 +64,6 @@ import threading
 import time
 import types
 import uuid
-import warnings
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar, overload
@@ -79,6 +78,7 @@ from ._serde import canonical_json
 from ._settings import choose_store, open_store
 from ._store import Store
 from ._tracking import current_run, utc_now
+from ._warnings import warn_user
 from .errors import (
     CaptureError,
     CaptureWarning,
@@ -789,7 +789,7 @@ class _Step:
                 )
             )
         for message in warnings_:
-            _capture_failed(message, stacklevel=6)  # via record() and after(): point at the step's caller
+            _capture_failed(message)
 
     # -- the call --------------------------------------------------------------------------------------------
 
@@ -867,17 +867,14 @@ def _peak_rss_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def _capture_failed(message: str, stacklevel: int = 4) -> None:
-    """Record a capture failure in the current run, else warn (``stacklevel`` 4: the caller of the step, for a
-    failure found by a method the wrapper calls directly)."""
+def _capture_failed(message: str) -> None:
+    """Record a capture failure in the current run, else warn, blaming the step's caller."""
     run = current_run.get()
     if run is not None:
         with contextlib.suppress(Exception):
             run.step_capture_failed(message)
         return
-    # Under `-W error` a warning is an exception; a step's capture failure must not break the pipeline through one.
-    with contextlib.suppress(Exception):
-        warnings.warn(f"modelver: {message}", CaptureWarning, stacklevel=stacklevel)
+    warn_user(f"modelver: {message}", CaptureWarning)
 
 
 def _default_name(func: Callable[..., Any]) -> str:

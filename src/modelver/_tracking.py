@@ -20,7 +20,6 @@ import tempfile
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +45,7 @@ from ._serde import canonical_json, to_json_dict
 from ._settings import open_store
 from ._spool import create_version_tag, pending, push, spool_store, write_entry
 from ._store import Store, is_unreachable
+from ._warnings import warn_user
 from .errors import CaptureError, CaptureWarning, FormatError, InvalidReferenceError, StoreError, VersionExistsError
 from .manifest import (
     ArtifactEntry,
@@ -155,10 +155,7 @@ class Run:
 
     @staticmethod
     def _warn(message: str, category: type[Warning] = CaptureWarning) -> None:
-        # Under `-W error` a warning is an exception; tracking must not break training through one (the failure
-        # is already recorded in the bundle).
-        with contextlib.suppress(Exception):
-            warnings.warn(message, category, stacklevel=4)
+        warn_user(message, category)
 
     def _capture_failed(self, facet: str, exc: BaseException | str, *, raise_strict: bool = True) -> None:
         record = (
