@@ -7,14 +7,10 @@ import socket
 import click
 
 from ._cli_common import console
-from .errors import ModelverError
+from .errors import MissingDependencyError
 
 #: Port used when none is given (unassigned by IANA in the user range, away from the usual 8000/8080).
 DEFAULT_PORT = 8765
-
-
-class MissingExtraError(ModelverError, ImportError):
-    """The ``ui`` extra is not installed."""
 
 
 @click.command(name="ui")
@@ -37,7 +33,7 @@ def ui_command(store: str | None, store_option: str | None, host: str, port: int
 
         from ._ui import LOOPBACK_HOSTS, create_app
     except ImportError as exc:
-        raise MissingExtraError(f"the web UI needs its extra: pip install 'modelver[ui]' ({exc})") from exc
+        raise MissingDependencyError(f"the web UI needs its extra: pip install 'modelver[ui]' ({exc})") from exc
     loopback = host in LOOPBACK_HOSTS
     app = create_app(store_option or store, allow_write=allow_write, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     # Bind here, not in uvicorn, so that the printed URL carries the real port (also with --port 0).

@@ -16,6 +16,7 @@ __all__ = [
     "IntegrityError",
     "InvalidReferenceError",
     "InvalidStepError",
+    "MissingDependencyError",
     "ModelverError",
     "ProtectedAliasError",
     "ReproduceError",
@@ -100,6 +101,11 @@ class UnsafeFormatError(ModelverError):
 
 class FormatError(ModelverError, ValueError):
     """A format is unknown, or does not fit the object or the stored bytes (the message names the formats that do)."""
+
+
+class MissingDependencyError(ModelverError, ImportError):
+    """An optional dependency is not installed here (the web UI's, a format's library); the message names the
+    extra to install, ``pip install 'modelver[<extra>]'``."""
 
 
 class EnvironmentMismatchError(ModelverError, RuntimeError):

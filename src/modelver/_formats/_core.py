@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from ..errors import FormatError, UnsafeFormatError
+from ..errors import FormatError, MissingDependencyError, UnsafeFormatError
 
 ENTRY_POINT_GROUP = "modelver.formats"
 
@@ -211,7 +211,7 @@ EXTRAS = {
 }
 
 
-class MissingDependencyError(FormatError, ImportError):
+class MissingFormatLibraryError(FormatError, MissingDependencyError):
     """A format's library is not installed here (the message names the extra to install)."""
 
 
@@ -219,7 +219,7 @@ def import_library(module: str) -> Any:
     """Import ``module`` (a format's library, imported only when the format is used).
 
     Raises:
-        MissingDependencyError: it is not installed; the message names ``pip install 'modelver[<extra>]'``.
+        MissingFormatLibraryError: it is not installed; the message names ``pip install 'modelver[<extra>]'``.
     """
     try:
         return importlib.import_module(module)
@@ -227,7 +227,7 @@ def import_library(module: str) -> Any:
         top = (exc.name or module).split(".")[0]
         extra = EXTRAS.get(top)
         hint = f"pip install 'modelver[{extra}]'" if extra else f"install {top}"
-        raise MissingDependencyError(f"this format needs {top}, which is not installed here: {hint}") from exc
+        raise MissingFormatLibraryError(f"this format needs {top}, which is not installed here: {hint}") from exc
 
 
 def unreadable(name: str, exc: BaseException) -> FormatError:
