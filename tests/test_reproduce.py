@@ -20,6 +20,9 @@ import modelver
 from helpers import git, run_python
 from modelver._code import _notebook_cells as capture_cells
 from modelver._reproduce import _notebook_cells, _same_patch
+from modelver._serde import canonical_json
+from modelver._spool import create_version_tag
+from modelver._tracking import created_by
 from modelver.errors import ReproduceError
 
 # A deterministic training: a seeded random forest on scikit-learn's bundled wine data, read from a CSV named on
@@ -295,6 +298,34 @@ def test_a_remote_that_looks_like_a_git_option_is_refused(tmp_path: Path, make_r
 
     assert "refused, it would be read as an option of git" in str(caught.value)
     assert not marker.exists()
+
+
+def test_a_diff_that_does_not_apply_names_the_commit_and_leaves_nothing(
+    tmp_path: Path, make_repo: Callable[..., Path]
+) -> None:
+    """A manifest whose recorded diff does not apply to its recorded commit (written by hand, or by a tool that
+    rewrote the commit) is a ReproduceError naming the commit and the remote, and the target directory is removed."""
+    repo = make_repo({"train.py": TINY})
+    (repo / "train.py").write_text(TINY + "# dirty\n")
+    run_python(repo / "train.py", cwd=repo)
+    git(repo, "checkout", "-q", "--", "train.py")
+    (repo / "train.py").write_text("# rewritten\n")
+    git(repo, "commit", "-q", "-am", "rewrite train.py")
+    other = git(repo, "rev-parse", "HEAD").strip()
+    original = modelver.get("tiny@0.1.0")
+    body = json.loads(original.store.read_manifest(original.digest))
+    body["code"]["git"]["commit"] = other  # the diff was taken against the first commit
+    digest = original.store.put_manifest(canonical_json(body))
+    create_version_tag(original.store, "tiny", digest, "9.0.0", created_by())
+
+    with pytest.raises(ReproduceError) as caught:
+        modelver.reproduce("tiny@9.0.0", tmp_path / "rebuilt")
+
+    assert (other, "") == (caught.value.commit, caught.value.remote)
+    assert f"the recorded diff of tiny@9.0.0 does not apply to commit {other} (remote none recorded)" in str(
+        caught.value
+    )
+    assert not (tmp_path / "rebuilt").exists()
 
 
 def test_target_must_be_empty(tmp_path: Path) -> None:
