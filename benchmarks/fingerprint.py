@@ -26,7 +26,7 @@ from pathlib import Path
 import blake3
 
 import modelver
-from modelver._statcache import RACY_WINDOW_S
+from modelver.store.statcache import RACY_WINDOW_S
 
 
 def make_tree(root: Path, big_files: int, big_mb: int, small_files: int) -> None:
@@ -117,7 +117,7 @@ def main() -> None:
     make_tree(root, args.big_files, args.big_mb, args.small)
     paths = files_of(root)
     total = sum(p.stat().st_size for p in paths)
-    # Files written in the last RACY_WINDOW_S are never cached (modelver._statcache): let a fresh tree age first.
+    # Files written in the last RACY_WINDOW_S are never cached (modelver.store.statcache): let a fresh tree age first.
     newest = max(max(p.stat().st_mtime, p.stat().st_ctime) for p in paths)
     time.sleep(max(0.0, newest + RACY_WINDOW_S + 0.5 - time.time()))
     raw_blake3(paths)  # warm the page cache

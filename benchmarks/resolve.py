@@ -33,9 +33,9 @@ from modelver import (
     _events,
     _registry,
 )
-from modelver._events import new_event, write_event
-from modelver._registry import RACY_WINDOW_NS, VersionTag, resolve
 from modelver.manifest import CreatedBy
+from modelver.registry.events import new_event, write_event
+from modelver.registry.resolution import RACY_WINDOW_NS, VersionTag, resolve
 
 BY = CreatedBy("bench", "localhost")
 DIGEST = "blake3:" + "ab" * 32

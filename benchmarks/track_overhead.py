@@ -41,8 +41,8 @@ def subprocess_ms(code: str, repeat: int = 7) -> float:
 def main() -> None:
     """Measure and print the figures."""
     import modelver
-    from modelver._code import capture_code
-    from modelver._environment import capture_environment
+    from modelver.capture.code import capture_code
+    from modelver.capture.environment import capture_environment
 
     bare = subprocess_ms("pass")
     with_import = subprocess_ms("import modelver")
@@ -56,7 +56,7 @@ def main() -> None:
     blobs: dict[str, bytes] = {}
 
     def put(data: bytes) -> str:
-        digest = modelver._digest.digest_bytes(data)
+        digest = modelver.store.digest.digest_bytes(data)
         blobs[digest] = data
         return digest
 

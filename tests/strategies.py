@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from modelver._redact import is_secret_key
+from modelver.capture.redact import is_secret_key
 
 __all__ = [
     "Color",

@@ -17,7 +17,7 @@ import pytest
 import modelver
 from azurite import Azurite, azure_options
 from modelver import IntegrityError, Store, VersionExistsError
-from modelver._verify import verify_all
+from modelver.registry.verify import verify_all
 
 RACERS = 4  # real processes cost ~2 s each to start here; 4 already race
 

@@ -12,8 +12,8 @@ import pytest
 
 import modelver
 from modelver import IntegrityError, Store
-from modelver._cache import ReadCache
-from modelver._digest import digest_bytes
+from modelver.store.cache import ReadCache
+from modelver.store.digest import digest_bytes
 from s3server import CountingProxy, s3_options
 
 

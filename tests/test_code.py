@@ -1,4 +1,4 @@
-"""Tests for modelver._code: real git repositories in tmp dirs, real subprocesses and a real Jupyter kernel."""
+"""Tests for modelver.capture.code: real git repositories in tmp dirs, real subprocesses and a real Jupyter kernel."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 
 from helpers import git, run_python
-from modelver._code import capture_code, find_git_root
-from modelver._digest import digest_bytes
+from modelver.capture.code import capture_code, find_git_root
 from modelver.manifest import CodeFacet, GitInfo
+from modelver.store.digest import digest_bytes
 
 # Printed by the scripts that run capture_code in a fresh interpreter. Blobs travel as latin-1 text, which maps
 # every byte to one character, so the test gets back the exact bytes.
 CAPTURE_AND_PRINT = """
 import json
-from modelver._code import capture_code
-from modelver._digest import digest_bytes
-from modelver._serde import to_json_dict
+from modelver.capture.code import capture_code
+from modelver.store.digest import digest_bytes
+from modelver.serde import to_json_dict
 
 blobs = {}
 

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import run_python
-from modelver._code_identity import CodeIdentity, code_identity, is_local_module, package_versions
+from modelver.capture.identity import CodeIdentity, code_identity, is_local_module, package_versions
 
 _counter = itertools.count()
 
@@ -220,7 +220,7 @@ def test_installed_packages_count_by_version_not_source(load: Any) -> None:
     assert not any(part.startswith("numpy") for part in found.parts)
     assert ("numpy",) == found.packages
     assert {"numpy": np.__version__} == package_versions(found.packages)
-    assert [False, False, False] == [is_local_module(m) for m in ("numpy", "json", "modelver._steps")]
+    assert [False, False, False] == [is_local_module(m) for m in ("numpy", "json", "modelver.steps.core")]
 
 
 def test_recursion_between_functions_terminates(load: Any) -> None:
@@ -320,7 +320,7 @@ IMPORTS_INSIDE = """\
 import json
 import sys
 
-from modelver._code_identity import code_identity
+from modelver.capture.identity import code_identity
 
 
 def plain(x):
@@ -432,14 +432,14 @@ def test_a_helper_edited_while_the_process_runs_is_not_seen_by_the_step(load: An
     assert 6 == module.step(3)  # stale: the stored output of the first call
     assert [3] == module.RAN
     assert code_identity(module.step.__wrapped__).digest != module.step.__modelver_step__.identity("blake3").digest
-    assert [False, True] == [call.cached for call in modelver._steps.read_calls("live")]
+    assert [False, True] == [call.cached for call in modelver.steps.core.read_calls("live")]
 
 
 def test_an_installed_package_imported_inside_the_step_is_counted_not_imported(tmp_path: Path) -> None:
     """``import email.mime.text`` / ``from sklearn.svm import SVC`` in a step body: not imported to compute the
     identity (a lazy import of a heavy package stays lazy on a cache hit); sklearn counts by its version."""
     (tmp_path / "pipeline.py").write_text(
-        "import json\nimport sys\n\nfrom modelver._code_identity import code_identity\n\n\n"
+        "import json\nimport sys\n\nfrom modelver.capture.identity import code_identity\n\n\n"
         "def step(x):\n    import email.mime.text\n    from sklearn.svm import SVC\n\n"
         "    return SVC, email.mime.text, x\n\n\n"
         "found = code_identity(step)\n"

@@ -1,4 +1,4 @@
-"""Tests for the lossless config encoding (modelver._config)."""
+"""Tests for the lossless config encoding (modelver.capture.config)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from modelver._config import TAG, EncodedConfig, decode_config, encode_config
-from modelver._serde import canonical_json
+from modelver.capture.config import TAG, EncodedConfig, decode_config, encode_config
+from modelver.serde import canonical_json
 from strategies import Color, Layer, Optimizer, Permission, assert_config_equal, config_zoo, numpy_values
 
 
@@ -445,7 +445,7 @@ def test_numpy_is_not_imported_for_plain_configs() -> None:
     code = textwrap.dedent(
         """
         import sys, pathlib, datetime
-        from modelver._config import decode_config, encode_config
+        from modelver.capture.config import decode_config, encode_config
         value = encode_config({"a": (1, 2.5, float("nan")), "p": pathlib.Path("x"), "t": datetime.date.today()}).value
         decode_config(value)
         print("numpy" in sys.modules)

@@ -21,9 +21,9 @@ import pytest
 
 import modelver
 from modelver import Store
-from modelver._gc import collect_garbage, referenced_paths
-from modelver._verify import verify_all
 from modelver.cli import main
+from modelver.maintenance.gc import collect_garbage, referenced_paths
+from modelver.registry.verify import verify_all
 from s3server import DUMMY_ENV, s3_options
 
 KILLS = int(os.environ.get("MODELVER_CRASH_KILLS", "10"))

@@ -1,4 +1,4 @@
-"""modelver.diff / `modelver diff`: facet by facet (modelver._diff)."""
+"""modelver.diff / `modelver diff`: facet by facet (modelver.registry.diff)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import attrs
 
 import modelver
-from modelver._diff import Change, diff, diff_manifests, flatten
-from modelver._lifecycle import release
-from modelver._serde import to_json_dict
+from modelver.registry.diff import Change, diff, diff_manifests, flatten
+from modelver.registry.lifecycle import release
+from modelver.serde import to_json_dict
 from test_lifecycle import cli
 
 

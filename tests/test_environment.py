@@ -9,7 +9,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from helpers import run_python
-from modelver._environment import capture_environment
+from modelver.capture.environment import capture_environment
 
 
 def test_packages_match_importlib_metadata_and_are_canonical() -> None:
@@ -42,7 +42,7 @@ def test_shadowed_copies_report_the_one_that_imports(tmp_path: Path) -> None:
     _fake_dist(second, "shadow.pkg", "1.0.0")
     script = tmp_path / "probe.py"
     script.write_text(
-        "import json\nfrom modelver._environment import capture_environment\n"
+        "import json\nfrom modelver.capture.environment import capture_environment\n"
         "print(json.dumps(capture_environment()[0].packages))\n"
     )
     out = run_python(script, cwd=tmp_path, env={"PYTHONPATH": f"{first}:{second}"})

@@ -1,4 +1,4 @@
-"""Append-only events and their fold (modelver._events): order, determinism, concurrent writers."""
+"""Append-only events and their fold (modelver.registry.events): order, determinism, concurrent writers."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modelver
-from modelver._events import Event, fold, list_event_paths, read_state
-from modelver._lifecycle import history
 from modelver.manifest import CreatedBy
+from modelver.registry.events import Event, fold, list_event_paths, read_state
+from modelver.registry.lifecycle import history
 
 HOST = CreatedBy("tester", "host")
 
@@ -126,7 +126,7 @@ def test_fold_is_independent_of_listing_order(events: list[Event], random: Any) 
 
 PROMOTE = """
 import os, sys, time
-from modelver._lifecycle import promote
+from modelver.registry.lifecycle import promote
 store, version, go = sys.argv[1:]
 while not os.path.exists(go):  # start together
     time.sleep(0.001)

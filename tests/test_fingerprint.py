@@ -1,4 +1,4 @@
-"""Tests for modelver._fingerprint: real files, symlinks, fsspec memory filesystems, numpy arrays, pandas frames."""
+"""Tests for modelver.data.fingerprint: real files, symlinks, fsspec memory filesystems, numpy arrays, pandas frames."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gcsserver import FakeGcs, gcs_options
-from modelver._digest import digest_bytes
-from modelver._fingerprint import Fingerprint, fingerprint, tree_json
-from modelver._serde import canonical_json
+from modelver.data.fingerprint import Fingerprint, fingerprint, tree_json
 from modelver.errors import CaptureError
+from modelver.serde import canonical_json
+from modelver.store.digest import digest_bytes
 from s3server import CountingProxy
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="symlinks and FIFOs need POSIX")
@@ -105,7 +105,7 @@ def test_path_and_bytes_do_not_import_numpy_or_pandas(tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"x")
     script = (
         "import sys\n"
-        "from modelver._fingerprint import fingerprint\n"
+        "from modelver.data.fingerprint import fingerprint\n"
         "before = set(sys.modules)\n"
         f"fingerprint({str(tmp_path)!r}); fingerprint({str(tmp_path / 'f')!r}); fingerprint(b'x')\n"
         "import json\n"
@@ -340,7 +340,7 @@ def test_unreadable_entry_raises(unreadable: str, message: str) -> None:
         (root / unreadable).chmod(0)
         try:
             if as_root:
-                script = f"from modelver._fingerprint import fingerprint\nfingerprint({str(root)!r})"
+                script = f"from modelver.data.fingerprint import fingerprint\nfingerprint({str(root)!r})"
                 result = subprocess.run([*UNPRIVILEGED, sys.executable, "-c", script], capture_output=True, text=True)
                 error = result.stderr.strip().splitlines()[-1]
             else:

@@ -32,13 +32,13 @@ from modelver import (
     Prompt,
     UnsafeFormatError,
 )
-from modelver._envcheck import environment_differences, requirements_text
-from modelver._formats import deserialize, get_format, serialize
-from modelver._formats._prompt import placeholders
-from modelver._serde import canonical_json
-from modelver._spool import create_version_tag
-from modelver._tracking import created_by
+from modelver.capture.envcheck import environment_differences, requirements_text
+from modelver.formats import deserialize, get_format, serialize
+from modelver.formats.prompt import placeholders
 from modelver.manifest import EnvironmentFacet
+from modelver.provenance import created_by
+from modelver.serde import canonical_json
+from modelver.tracking.spool import create_version_tag
 
 CLI = [str(Path(sys.executable).parent / "modelver")]
 

@@ -11,9 +11,9 @@ import pytest
 
 import modelver
 from modelver import Store, StoreError
-from modelver._gc import collect_garbage, referenced_paths
-from modelver._verify import verify_all
 from modelver.cli import main
+from modelver.maintenance.gc import collect_garbage, referenced_paths
+from modelver.registry.verify import verify_all
 
 
 def _age(path: Path, seconds: float) -> None:

@@ -16,8 +16,8 @@ import pytest
 import modelver
 from gcsserver import FakeGcs, gcs_options
 from modelver import Store
-from modelver._gc import collect_garbage
-from modelver._verify import verify_all
+from modelver.maintenance.gc import collect_garbage
+from modelver.registry.verify import verify_all
 
 # aiohttp (under gcsfs) warns that a multi-MiB bytes body "might lock the event loop"; the warning is about gcsfs's
 # use of aiohttp, not about modelver, and Python ignores ResourceWarning by default.

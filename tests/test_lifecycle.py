@@ -1,4 +1,4 @@
-"""Promote, rollback, yank, protect, release, history (modelver._lifecycle) and their CLI commands."""
+"""Promote, rollback, yank, protect, release, history (modelver.registry.lifecycle) and their CLI commands."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 import modelver
-from modelver._lifecycle import (
+from modelver.errors import (
+    InvalidReferenceError,
+    ModelverError,
+    VersionExistsError,
+    VersionNotFoundError,
+    YankedVersionWarning,
+)
+from modelver.registry.lifecycle import (
     ProtectedAliasError,
     aliases,
     history,
@@ -23,19 +30,12 @@ from modelver._lifecycle import (
     unyank,
     yank,
 )
-from modelver.errors import (
-    InvalidReferenceError,
-    ModelverError,
-    VersionExistsError,
-    VersionNotFoundError,
-    YankedVersionWarning,
-)
 
 # The registry commands as the lead wires them into `modelver` (register() plus the richer list).
 CLI = [
     sys.executable,
     "-c",
-    "import sys; from modelver.cli import cli, main; from modelver._cli_registry import register, list_command; "
+    "import sys; from modelver.cli import cli, main; from modelver.cli.registry import register, list_command; "
     "register(cli); cli.add_command(list_command); main(sys.argv[1:])",
 ]
 

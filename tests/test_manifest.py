@@ -7,7 +7,6 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelver._serde import canonical_json, from_json_dict, to_json_dict
 from modelver.manifest import (
     ArtifactEntry,
     CaptureErrorRecord,
@@ -21,6 +20,7 @@ from modelver.manifest import (
     Manifest,
     ResourcesFacet,
 )
+from modelver.serde import canonical_json, from_json_dict, to_json_dict
 
 text = st.text(max_size=20)
 hexes = st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: f"blake3:{h}")

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelver import InvalidReferenceError
-from modelver._paths import validate_artifact_path
+from modelver.store.paths import validate_artifact_path
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Names, aliases, version ranges and references (modelver._refs)."""
+"""Names, aliases, version ranges and references (modelver.registry.refs)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelver._digest import ALGORITHMS
-from modelver._refs import (
+from modelver.errors import InvalidReferenceError
+from modelver.registry.refs import (
     MAX_NAME_LENGTH,
     RESERVED_SEGMENTS,
     Reference,
@@ -19,8 +19,8 @@ from modelver._refs import (
     validate_alias,
     validate_name,
 )
-from modelver._semver import SemVer
-from modelver.errors import InvalidReferenceError
+from modelver.registry.semver import SemVer
+from modelver.store.digest import ALGORITHMS
 
 # Every example takes milliseconds; a wall-clock deadline would only turn a busy CI machine into flaky failures.
 no_deadline = settings(deadline=None)

@@ -1,4 +1,4 @@
-"""Resolution through tags and events (modelver._registry): aliases, yanks, ranges, freshness across processes."""
+"""Resolution through tags and events (modelver.registry.resolution): aliases, yanks, ranges, freshness."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 import modelver
 from helpers import run_python
-from modelver._events import new_event, write_event
-from modelver._lifecycle import promote, yank
-from modelver._refs import VersionRange
-from modelver._registry import VersionTag, resolve
-from modelver._semver import SemVer
 from modelver.errors import VersionNotFoundError, YankedVersionWarning
 from modelver.manifest import CreatedBy
+from modelver.registry.events import new_event, write_event
+from modelver.registry.lifecycle import promote, yank
+from modelver.registry.refs import VersionRange
+from modelver.registry.resolution import VersionTag, resolve
+from modelver.registry.semver import SemVer
 from s3server import s3_options
 
 BY = CreatedBy("tester", "host")
@@ -126,7 +126,7 @@ def test_latest_and_ranges_agree_with_a_brute_force_scan(
 PUBLISH_TAG = """
 import sys
 from modelver import Store
-from modelver._registry import VersionTag
+from modelver.registry.resolution import VersionTag
 from modelver.manifest import CreatedBy
 store = Store(sys.argv[1])
 tag = VersionTag("m", sys.argv[2], "blake3:" + "ab" * 32, "2026", CreatedBy("u", "h"))

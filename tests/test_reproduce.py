@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 
 import modelver
 from helpers import git, run_python
-from modelver._code import _notebook_cells as capture_cells
-from modelver._reproduce import _notebook_cells, _same_patch
-from modelver._serde import canonical_json
-from modelver._spool import create_version_tag
-from modelver._tracking import created_by
+from modelver.capture.code import _notebook_cells as capture_cells
 from modelver.errors import ReproduceError
+from modelver.provenance import created_by
+from modelver.reproduction.rebuild import _notebook_cells, _same_patch
+from modelver.serde import canonical_json
+from modelver.tracking.spool import create_version_tag
 
 # A deterministic training: a seeded random forest on scikit-learn's bundled wine data, read from a CSV named on
 # the command line (so the data is checked and the re-run reads the same file).

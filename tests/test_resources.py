@@ -1,4 +1,4 @@
-"""Tests for modelver._resources: real child processes that allocate memory and burn CPU, no mocks."""
+"""Tests for modelver.capture.resources: real child processes that allocate memory and burn CPU, no mocks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from modelver._resources import ResourceMonitor, _linux_descendants
+from modelver.capture.resources import ResourceMonitor, _linux_descendants
 from modelver.manifest import CaptureErrorRecord
 
 MB = 1 << 20
@@ -63,8 +63,8 @@ def run_in_fresh_interpreter(body: str, interval_s: float = 60.0) -> dict[str, o
         """
         import json, subprocess, sys
         import psutil
-        from modelver._resources import ResourceMonitor
-        from modelver._serde import to_json_dict
+        from modelver.capture.resources import ResourceMonitor
+        from modelver.serde import to_json_dict
 
         monitor = ResourceMonitor(interval_s={interval_s})  # 60 s: one sample at start, one at stop
         monitor.start()
@@ -237,7 +237,7 @@ def test_interval_must_be_positive() -> None:
 
 def test_sampler_does_not_keep_the_process_alive() -> None:
     """A process that starts a monitor and never stops it still exits normally."""
-    script = "from modelver._resources import ResourceMonitor\nResourceMonitor(interval_s=0.01).start()\n"
+    script = "from modelver.capture.resources import ResourceMonitor\nResourceMonitor(interval_s=0.01).start()\n"
 
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT_S)
 

@@ -13,7 +13,7 @@ import pytest
 
 import modelver
 from modelver import CaptureError, IntegrityError, InvalidReferenceError, Store
-from modelver._redact import redact_text
+from modelver.capture.redact import redact_text
 
 
 def test_capture_warnings_cannot_break_training_even_as_errors() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import modelver
 from modelver import IntegrityError, Store, StoreError, VersionExistsError
-from modelver._verify import referenced_blobs, verify_all
+from modelver.registry.verify import referenced_blobs, verify_all
 from s3server import AnsweringProxy, CountingProxy, s3_options
 
 PROCESSES = 16

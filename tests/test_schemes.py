@@ -1,4 +1,4 @@
-"""Version schemes (modelver._schemes): shapes, round trips, the cross-scheme order, candidates on conflict."""
+"""Version schemes (modelver.registry.schemes): shapes, round trips, the cross-scheme order, candidates on conflict."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import modelver
-from modelver._registry import VersionTag, resolve
-from modelver._schemes import (
+from modelver.errors import CaptureError, InvalidReferenceError, VersionExistsError
+from modelver.manifest import CodeFacet, CreatedBy, GitInfo
+from modelver.registry.resolution import VersionTag, resolve
+from modelver.registry.schemes import (
     candidate_versions,
     describe,
     experiment_version,
     timestamp_version,
 )
-from modelver._semver import SemVer
-from modelver.errors import CaptureError, InvalidReferenceError, VersionExistsError
-from modelver.manifest import CodeFacet, CreatedBy, GitInfo
+from modelver.registry.semver import SemVer
 
 WHEN = datetime(2026, 11, 29, 16, 1, 2, tzinfo=timezone.utc)
 times = st.datetimes(min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(timezone.utc))

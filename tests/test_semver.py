@@ -1,4 +1,4 @@
-"""SemVer 2.0.0: parsing, printing, the total order and bumping (modelver._semver)."""
+"""SemVer 2.0.0: parsing, printing, the total order and bumping (modelver.registry.semver)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelver._semver import SemVer
 from modelver.errors import InvalidReferenceError, ModelverError
+from modelver.registry.semver import SemVer
 
 # The regular expression published in the SemVer 2.0.0 FAQ, used here as an independent oracle. re.ASCII so that
 # \d is [0-9]; fullmatch because "$" would also accept a trailing newline.

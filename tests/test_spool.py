@@ -8,9 +8,9 @@ import pytest
 
 import modelver
 from modelver import Store
-from modelver._spool import pending
-from modelver._spool import push as modelver_push
 from modelver.cli import main
+from modelver.tracking.spool import pending
+from modelver.tracking.spool import push as modelver_push
 from s3server import S3Server, make_bucket, s3_options
 
 

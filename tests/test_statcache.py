@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import modelver
-from modelver import _statcache
-from modelver._digest import digest_bytes
-from modelver._fingerprint import tree_json
-from modelver._statcache import StatCache, TreeSnapshot, filesystem_type, trusted
+from modelver.store import statcache
+from modelver.data.fingerprint import tree_json
+from modelver.store.digest import digest_bytes
+from modelver.store.statcache import StatCache, TreeSnapshot, filesystem_type, trusted
 
 FAKE = "blake3:" + "0" * 64
 
@@ -23,11 +23,11 @@ FAKE = "blake3:" + "0" * 64
 @pytest.fixture(autouse=True)
 def no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """Files made by a test are seconds old at most; let them be cached (the racy rule has its own test)."""
-    monkeypatch.setattr(_statcache, "RACY_WINDOW_S", -1.0)
+    monkeypatch.setattr(statcache, "RACY_WINDOW_S", -1.0)
 
 
 def _db() -> Path:
-    return _statcache.cache_dir() / "fingerprints.sqlite3"
+    return statcache.cache_dir() / "fingerprints.sqlite3"
 
 
 def _forge(path: Path) -> None:
@@ -127,7 +127,7 @@ def test_restoring_mtime_does_not_fool_the_cache(tmp_path: Path) -> None:
 
 def test_files_modified_just_now_are_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inside the racy window a file could change again without changing its stat: it is not stored."""
-    monkeypatch.setattr(_statcache, "RACY_WINDOW_S", 3600.0)
+    monkeypatch.setattr(statcache, "RACY_WINDOW_S", 3600.0)
     tree = _tree(tmp_path / "data")
     first = modelver.fingerprint(tree)
     with sqlite3.connect(_db()) as conn:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import modelver
 from helpers import run_python
-from modelver._steps import (
+from modelver.steps.core import (
     _load_output,
     _store_output,
     fingerprint_value,
@@ -32,7 +32,7 @@ from modelver._steps import (
     step_cache_blobs,
     step_version_blobs,
 )
-from modelver._store import Store
+from modelver.store.objects import Store
 
 HELPERS = '''\
 """Helpers of the demo project."""

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelver import IntegrityError, Store, StoreError, VersionExistsError
-from modelver._digest import digest_bytes, digest_file
-from modelver._store import _COPY_CHUNK_BYTES, copy_hashing
+from modelver.store.digest import digest_bytes, digest_file
+from modelver.store.objects import _COPY_CHUNK_BYTES, copy_hashing
 
 
 @pytest.fixture(params=["local", "memory", "s3"])
@@ -98,7 +98,7 @@ def _bytes_read_by_this_process() -> int:
 @pytest.fixture(scope="module")
 def settled_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 16 MiB file last changed more than the stat cache's racy window ago (so its digest may be remembered)."""
-    from modelver._statcache import RACY_WINDOW_S
+    from modelver.store.statcache import RACY_WINDOW_S
 
     source = tmp_path_factory.mktemp("settled") / "model.bin"
     source.write_bytes(os.urandom(16 << 20))

@@ -32,13 +32,13 @@ from hypothesis import strategies as st
 
 import modelver
 from helpers import GIT_ENV, git, run_python
-from modelver._registry import read_tag
-from modelver._serde import to_json_dict
-from modelver._settings import open_store
-from modelver._ui import create_app
-from modelver._ui.app import API
-from modelver._ui.lineage import build_graph
-from modelver._ui.views import MIN_RATE_INTERVAL_S, _resource_series, page_bounds
+from modelver.registry.resolution import read_tag
+from modelver.serde import to_json_dict
+from modelver.store.location import open_store
+from modelver.ui import create_app
+from modelver.ui.app import API
+from modelver.ui.lineage import build_graph
+from modelver.ui.views import MIN_RATE_INTERVAL_S, _resource_series, page_bounds
 
 TRAIN_SCRIPT = """
 import time

@@ -5,24 +5,11 @@ and publishes it as one immutable, content-addressed version on any fsspec stora
 such as ``"churn@1.2.0"`` or ``"churn@latest"``, verifies every byte it reads and returns the model.
 """
 
-from ._config import decode_config, encode_config
-from ._diff import VersionDiff, diff
-from ._drift import DataCheck, check_data
-from ._events import AliasState, Event
-from ._fingerprint import Fingerprint, fingerprint
-from ._formats import Format, LoadContext, Prompt, register_format
-from ._gc import GcReport, collect_garbage
-from ._lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
-from ._model_version import ModelVersion, get, list_versions, load
-from ._registry import VersionTag
-from ._reproduce import ReproduceReport, reproduce
-from ._settings import StoreChoice, choose_store
-from ._steps import StepCall, StepExplanation, Usage, explain_step, used_by, versioned
-from ._store import Store
-from ._tracking import Run, track
-from ._verify import StoreVerifyReport, VerifyReport, verify, verify_all
-from ._version import __version__
-from .errors import (
+from modelver._version import __version__
+from modelver.capture.config import decode_config, encode_config
+from modelver.data.drift import DataCheck
+from modelver.data.fingerprint import Fingerprint, fingerprint
+from modelver.errors import (
     CaptureError,
     CaptureWarning,
     EnvironmentMismatchError,
@@ -41,7 +28,21 @@ from .errors import (
     VersionNotFoundError,
     YankedVersionWarning,
 )
-from .manifest import Manifest
+from modelver.formats import Format, LoadContext, Prompt, register_format
+from modelver.maintenance.gc import GcReport, collect_garbage
+from modelver.manifest import Manifest
+from modelver.registry.data_check import check_data
+from modelver.registry.diff import VersionDiff, diff
+from modelver.registry.events import AliasState, Event
+from modelver.registry.lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
+from modelver.registry.model_version import ModelVersion, get, list_versions, load
+from modelver.registry.resolution import VersionTag
+from modelver.registry.verify import StoreVerifyReport, VerifyReport, verify, verify_all
+from modelver.reproduction.rebuild import ReproduceReport, reproduce
+from modelver.settings import StoreChoice, choose_store
+from modelver.steps.core import StepCall, StepExplanation, Usage, explain_step, used_by, versioned
+from modelver.store.objects import Store
+from modelver.tracking.run import Run, track
 
 __all__ = [
     "AliasState",

@@ -1,6 +1,6 @@
 """The manifest: everything a version records, as frozen attrs value objects.
 
-A manifest is stored once, as canonical JSON (sorted keys, UTF-8, no NaN; see :mod:`modelver._serde`), under the
+A manifest is stored once, as canonical JSON (sorted keys, UTF-8, no NaN; see :mod:`modelver.serde`), under the
 digest of that JSON. ``version`` and ``digest`` are *not* part of the hashed body: the digest names the content, and
 a version tag is a name that points at it, so the same manifest can carry several versions (an experiment version and
 its release) without a byte copied. :func:`modelver.get` fills both in when it resolves a reference.
@@ -210,7 +210,7 @@ class ArtifactEntry:
         digest: content digest of the file.
         size_bytes: size in bytes.
         media_type: IANA media type (``application/octet-stream`` when unknown).
-        format: how to read it back: a format name of :mod:`modelver._formats` (``"skops"``, ``"torch"``,
+        format: how to read it back: a format name of :mod:`modelver.formats` (``"skops"``, ``"torch"``,
             ``"directory"``, ``"prompt"``...) or ``"file"`` (bytes only).
         tree: for a file of a directory artifact (``format="directory"``), the directory's artifact name, e.g.
             ``"model"`` for ``"model/config.json"``; ``None`` otherwise.

@@ -1,0 +1,313 @@
+"""Registry commands of the ``modelver`` CLI: promote, rollback, yank, unyank, alias list, history, protect,
+release, diff, and a ``list`` that shows aliases, status and metrics.
+
+:func:`register` adds them to the main group (``modelver.cli.app``); errors are :class:`~modelver.errors.ModelverError`
+and become one line through ``cli.main``. :data:`list_command` is a drop-in replacement for the plain ``list``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.table import Table
+
+from modelver.cli.common import console, print_json
+from modelver.errors import VersionNotFoundError
+from modelver.registry.diff import diff as diff_versions
+from modelver.registry.events import Event, utc_now_micro
+from modelver.registry.lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
+from modelver.registry.model_version import read_manifest
+from modelver.registry.refs import validate_name
+from modelver.registry.resolution import read_state, read_tag, sorted_versions, unknown_name
+from modelver.registry.schemes import BUMPS, describe
+from modelver.serde import to_json_dict
+from modelver.store.location import open_store
+
+__all__ = ["list_command", "register"]
+
+
+def _event_line(event: Event) -> str:
+    target = f"{event.name}@{event.alias}" if event.alias else f"{event.name}@{event.version}"
+    moved = f" -> {event.version}" if event.alias and event.version else ""
+    was = f" (was {event.previous})" if event.previous else ""
+    return f"{event.kind} {target}{moved}{was} by {event.by}"
+
+
+@click.command(name="promote")
+@click.argument("ref")
+@click.argument("alias")
+@click.option("--by", default=None, help="Who approves (default: the OS user; required for a protected alias).")
+@click.option("--reason", default="", help="Why; recorded in the history.")
+@click.pass_obj
+def promote_command(store: str | None, ref: str, alias: str, by: str | None, reason: str) -> None:
+    """Point ALIAS at the version REF resolves to (e.g. `promote churn@1.4.0 production --by alice`)."""
+    started = utc_now_micro()
+    event = promote(ref, alias, by=by, reason=reason, store=store)
+    if event.at < started:  # the alias already pointed there: promote returned that event and wrote nothing
+        click.echo(
+            f"{event.name}@{alias} already points at {event.version} (since {event.at}, by {event.by}); nothing written"
+        )
+        return
+    click.echo(_event_line(event))
+
+
+@click.command(name="rollback")
+@click.argument("name")
+@click.argument("alias")
+@click.option("--by", default=None, help="Who approves (default: the OS user; required for a protected alias).")
+@click.option("--reason", default="", help="Why; recorded in the history.")
+@click.pass_obj
+def rollback_command(store: str | None, name: str, alias: str, by: str | None, reason: str) -> None:
+    """Move ALIAS of NAME back to the version it pointed at before."""
+    click.echo(_event_line(rollback(name, alias, by=by, reason=reason, store=store)))
+
+
+@click.command(name="yank")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why the version is withdrawn.")
+@click.option("--by", default=None, help="Who (default: the OS user).")
+@click.pass_obj
+def yank_command(store: str | None, ref: str, reason: str, by: str | None) -> None:
+    """Withdraw version REF: `latest` and ranges skip it; it still loads by exact version, with a warning."""
+    event = yank(ref, reason=reason, by=by, store=store)
+    if event is None:
+        click.echo(f"{ref} was already yanked")
+        return
+    click.echo(_event_line(event))
+    pointing = read_state(open_store(store), event.name).alias_targets().get(event.version or "", [])
+    if pointing:
+        click.echo(f"note: {', '.join(pointing)} still point(s) at {event.version}; roll back or promote another")
+
+
+@click.command(name="unyank")
+@click.argument("ref")
+@click.option("--by", default=None, help="Who (default: the OS user).")
+@click.option("--reason", default="", help="Why; recorded in the history.")
+@click.pass_obj
+def unyank_command(store: str | None, ref: str, by: str | None, reason: str) -> None:
+    """Restore a yanked version REF."""
+    event = unyank(ref, by=by, reason=reason, store=store)
+    click.echo(f"{ref} was not yanked" if event is None else _event_line(event))
+
+
+@click.command(name="protect")
+@click.argument("name")
+@click.argument("alias")
+@click.option("--by", required=True, help="Who protects it (recorded).")
+@click.option("--reason", default="", help="Why; recorded in the history.")
+@click.option("--off", is_flag=True, help="Lift the protection instead.")
+@click.pass_obj
+def protect_command(store: str | None, name: str, alias: str, by: str, reason: str, off: bool) -> None:
+    """Require an explicit --by to move ALIAS of NAME (or, with --off, stop requiring it)."""
+    action = unprotect if off else protect
+    click.echo(_event_line(action(name, alias, by=by, reason=reason, store=store)))
+
+
+@click.command(name="release")
+@click.argument("ref")
+@click.option("--bump", type=click.Choice(BUMPS), default="patch", show_default=True, help="Part to bump.")
+@click.option("--as", "as_version", default=None, help="The release version instead of a bump, e.g. 1.3.0.")
+@click.option("--by", default=None, help="Who (default: the OS user).")
+@click.option("--reason", default="", help="Why; recorded in the history.")
+@click.pass_obj
+def release_command(
+    store: str | None, ref: str, bump: str, as_version: str | None, by: str | None, reason: str
+) -> None:
+    """Give version REF (e.g. an experiment) a semver release: a new tag on the same manifest, no bytes copied."""
+    tag = release(ref, bump=bump, version=as_version, by=by, reason=reason, store=store)
+    click.echo(f"released {tag.name}@{tag.version} ({tag.manifest}) from {ref}")
+
+
+@click.group(name="alias")
+def alias_group() -> None:
+    """Aliases: movable names such as production (set them with `promote`)."""
+
+
+@alias_group.command(name="list")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def alias_list_command(store: str | None, name: str, as_json: bool) -> None:
+    """List the aliases of NAME: target, since when, by whom, protection."""
+    found = aliases(name, store=store)
+    if as_json:
+        print_json({alias: to_json_dict(state) for alias, state in found.items()})
+        return
+    if not found:
+        click.echo(f"{name} has no aliases; set one with `modelver promote {name}@VERSION ALIAS`")
+        return
+    table = Table(title=f"aliases of {name}")
+    for column in ("alias", "version", "since", "by", "reason", "protected"):
+        table.add_column(column)
+    for alias, state in found.items():
+        event = state.event
+        table.add_row(
+            alias,
+            state.version or "(not set)",
+            event.at if event else "",
+            event.by if event else "",
+            event.reason if event else "",
+            f"yes (by {state.protected_by})" if state.protected else "",
+        )
+    console.print(table)
+
+
+@click.command(name="history")
+@click.argument("name")
+@click.option("--alias", default=None, help="Only the events of this alias.")
+@click.option("--json", "as_json", is_flag=True, help="Print every event as JSON.")
+@click.pass_obj
+def history_command(store: str | None, name: str, alias: str | None, as_json: bool) -> None:
+    """The audit trail of NAME: every promotion, rollback, yank, protection and release, oldest first."""
+    events = history(name, alias=alias, store=store)
+    if as_json:
+        print_json([to_json_dict(e) for e in events])
+        return
+    if not events:
+        every = history(name, store=store) if alias is not None else []
+        if every:
+            known = sorted({e.alias for e in every if e.alias})
+            raise VersionNotFoundError(
+                f"no registry events for alias {alias!r} of {name}; its aliases with events: "
+                f"{', '.join(known) or 'none'}",
+                reference=f"{name}@{alias}",
+                available=tuple(known),
+            )
+        click.echo(f"no registry events for {name}")
+        return
+    table = Table(title=f"history of {name}")
+    for column in ("time (UTC)", "event", "alias", "version", "was", "by", "host", "reason"):
+        table.add_column(column)
+    for e in events:
+        table.add_row(
+            e.at,
+            e.kind,
+            e.alias or "",
+            e.version or "",
+            e.previous or "",
+            e.by + ("" if e.explicit_by else " (OS user)"),
+            f"{e.created_by.user}@{e.created_by.host}",
+            e.reason,
+        )
+    console.print(table)
+
+
+@click.command(name="diff")
+@click.argument("ref_a")
+@click.argument("ref_b")
+@click.option("--json", "as_json", is_flag=True, help="Print the complete diff as JSON.")
+@click.pass_obj
+def diff_command(store: str | None, ref_a: str, ref_b: str, as_json: bool) -> None:
+    """What changed from REF_A to REF_B: code, environment, config, data, metrics, resources, artifacts."""
+    result = diff_versions(ref_a, ref_b, store=store)
+    if as_json:
+        print_json(to_json_dict(result))
+        return
+    a, b = f"{result.a} ({result.a_digest[:19]})", f"{result.b} ({result.b_digest[:19]})"
+    console.print(f"{a} -> {b}", markup=False)
+    if result.same_content:
+        console.print("same manifest: nothing differs")
+        return
+    for facet, rows in result.facets().items():
+        if not rows:
+            continue
+        if facet == "prompts":  # text artifacts read best as a unified diff (docs/formats.md)
+            console.print("prompts", style="italic")
+            for text in result.text_diff().values():
+                console.print(text, markup=False, highlight=False, end="")
+            continue
+        table = Table(title=facet, title_justify="left")
+        for column in ("key", "change", "A", "B", "delta"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(
+                row.key, row.status, _short(row.a), _short(row.b), "" if row.delta is None else f"{row.delta:+.6g}"
+            )
+        console.print(table)
+    if result.empty:
+        console.print("no differences")
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@click.command(name="list")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--metric", "metrics", multiple=True, help="Metric column to show (repeatable; default: up to 3).")
+@click.pass_obj
+def list_command(store: str | None, name: str | None, as_json: bool, metrics: tuple[str, ...]) -> None:
+    """List model names, or the versions of NAME with their aliases, status and key metrics (oldest first)."""
+    opened = open_store(store)
+    if name is None:
+        names = opened.list_names()
+        if as_json:
+            print_json(names)
+        elif not names:
+            console.print(f"no versions in {opened.url} yet")
+        else:
+            click.echo("\n".join(names))
+        return
+    validate_name(name)
+    versions = sorted_versions(opened, name)
+    if not versions:
+        raise unknown_name(opened, name)
+    state = read_state(opened, name)
+    pointing = state.alias_targets()
+    rows = []
+    for version in versions:
+        tag = read_tag(opened, name, str(version))
+        # Tags written before they carried metrics: read the manifest once for them.
+        values = tag.metrics or read_manifest(opened, tag).metrics
+        info = describe(version)
+        status = "yanked" if tag.version in state.yanked else ("experiment" if info.scheme == "experiment" else "")
+        if not status and version.is_prerelease:
+            status = "pre-release"
+        rows.append((tag, values, status, pointing.get(tag.version, [])))
+    if as_json:
+        print_json(
+            [
+                {**to_json_dict(tag), "metrics": values, "status": status or "ok", "aliases": names}
+                for tag, values, status, names in rows
+            ]
+        )
+        return
+    shown = list(metrics) or sorted(rows[-1][1])[:3]
+    table = Table(title=f"{name} in {opened.url}")
+    for column in ("version", "aliases", "status", *shown, "published", "by", "digest"):
+        table.add_column(column)
+    for tag, values, status, names in rows:
+        cells = ["" if values.get(key) is None else f"{values[key]:.6g}" for key in shown]
+        table.add_row(
+            tag.version,
+            ", ".join(names),
+            status,
+            *cells,
+            tag.created_at,
+            f"{tag.created_by.user}@{tag.created_by.host}",
+            tag.manifest[:19],
+        )
+    console.print(table)
+
+
+def register(group: click.Group) -> None:
+    """Add the registry commands, ``list`` included, to ``group`` (the ``modelver`` CLI)."""
+    for command in (
+        list_command,
+        promote_command,
+        rollback_command,
+        yank_command,
+        unyank_command,
+        protect_command,
+        release_command,
+        alias_group,
+        history_command,
+        diff_command,
+    ):
+        group.add_command(command)

@@ -1,0 +1,7 @@
+"""The run: ``track()`` captures a training run and publishes one version; the offline spool holds runs
+that could not reach their store.
+
+Owns: :mod:`.run` and :mod:`.spool`.
+
+May import: :mod:`modelver.registry` and everything below it.
+"""
