@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from helpers import git, run_python
-from modelver.capture.code import capture_code, find_git_root
+from modelver.capture.code import capture_code
+from modelver.capture.git import find_git_root
 from modelver.manifest import CodeFacet, GitInfo
 from modelver.store.digest import digest_bytes
 
@@ -270,6 +271,7 @@ def test_subdirectory_entrypoint_same_for_script_and_module(tmp_path: Path) -> N
         "untracked": {},
         "shallow": False,
         "root": os.path.realpath(repo),
+        "redacted": {},
     }
     expected: dict[str, Any] = {
         "git": git_info,
@@ -277,6 +279,7 @@ def test_subdirectory_entrypoint_same_for_script_and_module(tmp_path: Path) -> N
         "sources": {},
         "root": None,
         "errors": [],
+        "redacted": {},
     }
     for result, argv in ((as_script, ["--token=***", "--lr", "0.1"]), (as_module, [])):
         assert ({**expected, "argv": argv}, []) == (result["facet"], result["errors"])

@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import run_python
-from modelver.capture.identity import CodeIdentity, code_identity, is_local_module, package_versions
+from modelver.capture.distributions import package_versions
+from modelver.capture.identity import CodeIdentity, code_identity
+from modelver.capture.local_code import is_local_module
 
 _counter = itertools.count()
 
@@ -220,7 +222,7 @@ def test_installed_packages_count_by_version_not_source(load: Any) -> None:
     assert not any(part.startswith("numpy") for part in found.parts)
     assert ("numpy",) == found.packages
     assert {"numpy": np.__version__} == package_versions(found.packages)
-    assert [False, False, False] == [is_local_module(m) for m in ("numpy", "json", "modelver.steps.core")]
+    assert [False, False, False] == [is_local_module(m) for m in ("numpy", "json", "modelver.steps.decorator")]
 
 
 def test_recursion_between_functions_terminates(load: Any) -> None:
@@ -432,7 +434,7 @@ def test_a_helper_edited_while_the_process_runs_is_not_seen_by_the_step(load: An
     assert 6 == module.step(3)  # stale: the stored output of the first call
     assert [3] == module.RAN
     assert code_identity(module.step.__wrapped__).digest != module.step.__modelver_step__.identity("blake3").digest
-    assert [False, True] == [call.cached for call in modelver.steps.core.read_calls("live")]
+    assert [False, True] == [call.cached for call in modelver.steps.calls.read_calls("live")]
 
 
 def test_an_installed_package_imported_inside_the_step_is_counted_not_imported(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelver.data.fingerprint import fingerprint
+from modelver.data.sources import fingerprint
 from modelver.errors import CaptureError
 
 pl = pytest.importorskip("polars")

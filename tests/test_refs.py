@@ -10,15 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelver.errors import InvalidReferenceError
-from modelver.registry.refs import (
-    MAX_NAME_LENGTH,
-    RESERVED_SEGMENTS,
-    Reference,
-    VersionRange,
-    parse_reference,
-    validate_alias,
-    validate_name,
-)
+from modelver.registry.names import MAX_NAME_LENGTH, RESERVED_SEGMENTS, validate_alias, validate_name
+from modelver.registry.ranges import VersionRange
+from modelver.registry.refs import Reference, parse_reference
 from modelver.registry.semver import SemVer
 from modelver.store.digest import ALGORITHMS
 

@@ -17,7 +17,7 @@ from modelver.errors import VersionNotFoundError, YankedVersionWarning
 from modelver.manifest import CreatedBy
 from modelver.registry.events import new_event, write_event
 from modelver.registry.lifecycle import promote, yank
-from modelver.registry.refs import VersionRange
+from modelver.registry.ranges import VersionRange
 from modelver.registry.resolution import VersionTag, resolve
 from modelver.registry.semver import SemVer
 from s3server import s3_options

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 
 import modelver
 from helpers import git, run_python
-from modelver.capture.code import _notebook_cells as capture_cells
+from modelver.capture.notebook import _notebook_cells as capture_cells
 from modelver.errors import ReproduceError
 from modelver.provenance import created_by
-from modelver.reproduction.rebuild import _notebook_cells, _same_patch
+from modelver.reproduction.git_tree import _same_patch
+from modelver.reproduction.notebook import _notebook_cells
 from modelver.serde import canonical_json
 from modelver.tracking.spool import create_version_tag
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import modelver
-from modelver.store import statcache
 from modelver.data.fingerprint import tree_json
+from modelver.store import statcache
 from modelver.store.digest import digest_bytes
 from modelver.store.statcache import StatCache, TreeSnapshot, filesystem_type, trusted
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from modelver import IntegrityError, Store, StoreError, VersionExistsError
 from modelver.store.digest import digest_bytes, digest_file
-from modelver.store.objects import _COPY_CHUNK_BYTES, copy_hashing
+from modelver.store.local_disk import _COPY_CHUNK_BYTES, copy_hashing
 
 
 @pytest.fixture(params=["local", "memory", "s3"])

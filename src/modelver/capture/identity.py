@@ -45,33 +45,34 @@ What is not covered (each case is tested in tests/test_code_identity.py)
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import importlib.util
 import inspect
 import os
 import sys
-import textwrap
-import threading
 import types
-from collections.abc import Iterator, Mapping
-from importlib import metadata
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from packaging.utils import canonicalize_name
 
-from modelver.capture.code import _excluded_roots, _is_installed, _is_under_any
+from modelver.capture.local_code import _is_local_file, _is_local_function, is_local_module
+from modelver.capture.normalised_source import (
+    _class_level_references,
+    _class_tree,
+    _code_names,
+    _code_object_bytes,
+    _constant_bytes,
+    _function_tree,
+    _is_simple_constant,
+    _references,
+)
 from modelver.serde import canonical_json
 from modelver.store.digest import DEFAULT_ALGORITHM, digest_bytes
 
-__all__ = ["CodeIdentity", "code_identity", "is_local_module", "module_label", "package_versions"]
+__all__ = ["CodeIdentity", "code_identity", "module_label"]
 
 SCHEMA = "modelver.code-identity/1"
-_SIMPLE = (type(None), bool, int, float, complex, str, bytes)
-_LOCK = threading.Lock()
-_LOCAL_MODULES: dict[str, bool] = {}
-_EXCLUDED: list[list[str]] = []
 _MISSING = object()
 
 
@@ -109,36 +110,6 @@ def module_label(module_name: str) -> str:
     return "__main__"
 
 
-def is_local_module(module_name: str | None) -> bool:
-    """Whether a module belongs to the user's project (not the standard library, an installed package or modelver).
-
-    ``__main__`` (a script or a notebook) is always local; a module without a source file (built-in, namespace
-    package) never is. Decided once per module name and process.
-    """
-    if not module_name:
-        return False
-    if module_name == "__main__":
-        return True
-    known = _LOCAL_MODULES.get(module_name)
-    if known is not None:
-        return known
-    module = sys.modules.get(module_name)
-    file = getattr(module, "__file__", None)
-    local = False
-    if isinstance(file, str) and module_name.partition(".")[0] not in sys.stdlib_module_names:
-        with _LOCK:
-            if not _EXCLUDED:
-                main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-                anchor = os.path.abspath(main_file) if isinstance(main_file, str) else os.getcwd()
-                _EXCLUDED.append(_excluded_roots(anchor))
-        excluded = _EXCLUDED[0]
-        path = os.path.abspath(file)
-        real = os.path.realpath(path)
-        local = not any(_is_installed(p) or _is_under_any(p, excluded) for p in (path, real))
-    _LOCAL_MODULES[module_name] = local
-    return local
-
-
 def code_identity(func: Any, *, algorithm: str = DEFAULT_ALGORITHM) -> CodeIdentity:
     """Compute the code identity of ``func`` (see the module docstring for what it covers).
 
@@ -155,33 +126,6 @@ def code_identity(func: Any, *, algorithm: str = DEFAULT_ALGORITHM) -> CodeIdent
     parts = dict(sorted(walker.parts.items()))
     digest = digest_bytes(canonical_json({"schema": SCHEMA, "parts": parts}), algorithm)
     return CodeIdentity(digest=digest, parts=parts, packages=tuple(sorted(walker.packages)))
-
-
-@functools.cache
-def _distributions() -> Mapping[str, list[str]]:
-    # Reads every installed distribution's file list: about 0.4 s for 190 distributions here, so only used for
-    # import names that are not also a distribution's name (sklearn -> scikit-learn).
-    return metadata.packages_distributions()
-
-
-@functools.cache
-def _versions_of(top: str) -> tuple[tuple[str, str], ...]:
-    with contextlib.suppress(metadata.PackageNotFoundError):
-        return ((canonicalize_name(top), metadata.version(top)),)
-    found = []
-    for dist in _distributions().get(top, ()):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found.append((canonicalize_name(dist), metadata.version(dist)))
-    return tuple(found)
-
-
-def package_versions(packages: tuple[str, ...]) -> dict[str, str]:
-    """Installed distribution versions of top-level import names: ``("numpy", "sklearn")`` → ``{"numpy": "2.1.0",
-    "scikit-learn": "1.5.2"}`` (PEP 503 names). Names no distribution provides (a local package) are left out."""
-    found: dict[str, str] = {}
-    for top in packages:
-        found.update(_versions_of(top))
-    return dict(sorted(found.items()))
 
 
 # --- the walk --------------------------------------------------------------------------------------------------
@@ -455,28 +399,6 @@ def _unwrapped(obj: Any) -> Any:
         return obj
 
 
-def _is_local_function(func: types.FunctionType) -> bool:
-    """Whether ``func`` is project code: by its module, or, for a module no longer (or never) imported, by the file
-    its code was compiled from (code compiled from a string, ``"<...>"``, counts as the project's)."""
-    module_name = func.__module__
-    if module_name in sys.modules or module_name == "__main__":
-        return is_local_module(module_name)
-    filename = func.__code__.co_filename
-    if filename.startswith("<"):
-        return True
-    return _is_local_file(filename)
-
-
-def _is_local_file(filename: str) -> bool:
-    """Whether a source file belongs to the project (the rule of :func:`is_local_module`, by path)."""
-    with _LOCK:
-        if not _EXCLUDED:
-            main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-            _EXCLUDED.append(_excluded_roots(os.path.abspath(main_file) if isinstance(main_file, str) else os.getcwd()))
-    path = os.path.abspath(filename)
-    return not (_is_installed(path) or _is_under_any(path, _EXCLUDED[0]))
-
-
 def _owner_class(func: types.FunctionType) -> type | None:
     """The class whose body defines ``func`` (from its ``__qualname__``), or ``None`` for plain functions."""
     path = func.__qualname__.split(".")[:-1]
@@ -488,132 +410,3 @@ def _owner_class(func: types.FunctionType) -> type | None:
         if value is None:
             return None
     return value if isinstance(value, type) else None
-
-
-def _source_tree(obj: Any) -> ast.stmt | None:
-    try:
-        source = inspect.getsource(obj)
-    except (OSError, TypeError, IndentationError):
-        return None
-    try:
-        module = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
-        return None
-    if not module.body:
-        return None
-    return module.body[0]
-
-
-def _function_tree(func: types.FunctionType, *, strip_decorators: bool) -> ast.stmt | None:
-    if func.__name__ == "<lambda>":
-        return None  # getsource returns the whole line around a lambda, not the lambda
-    node = _source_tree(func)
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name != func.__name__:
-        return None
-    _strip_docstrings(node)
-    if strip_decorators:
-        node.decorator_list = []
-    return node
-
-
-def _class_tree(cls: type) -> ast.ClassDef | None:
-    node = _source_tree(cls)
-    if not isinstance(node, ast.ClassDef) or node.name != cls.__name__:
-        return None
-    _strip_docstrings(node)
-    return node
-
-
-def _strip_docstrings(tree: ast.AST) -> None:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
-            body = node.body
-            first = body[0] if body else None
-            if (
-                isinstance(first, ast.Expr)
-                and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-
-
-def _chain(node: ast.expr) -> list[str] | None:
-    """``a.b.c`` → ``["a", "b", "c"]``; ``None`` when the chain does not start from a plain name."""
-    attributes: list[str] = []
-    while isinstance(node, ast.Attribute):
-        attributes.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        return [node.id, *reversed(attributes)]
-    return None
-
-
-def _references(tree: ast.AST) -> Iterator[list[str]]:
-    """Every name and attribute chain read in ``tree``, outermost chains first (``a.b.c``, not also ``a.b``)."""
-    inner: set[int] = set()
-    for node in ast.walk(tree):
-        if id(node) in inner:
-            continue
-        if isinstance(node, ast.Attribute):
-            chain = _chain(node)
-            value: ast.expr = node.value
-            while isinstance(value, ast.Attribute):
-                inner.add(id(value))
-                value = value.value
-            inner.add(id(value))
-            if chain is not None:
-                yield chain
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            yield [node.id]
-
-
-def _class_level_references(tree: ast.ClassDef) -> Iterator[list[str]]:
-    """Names read by a class outside its methods: bases, decorators, class attributes (methods are walked apart)."""
-    for base in (*tree.bases, *tree.decorator_list, *(k.value for k in tree.keywords)):
-        yield from _references(base)
-    for statement in tree.body:
-        if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            yield from _references(statement)
-
-
-def _code_names(code: types.CodeType) -> Iterator[str]:
-    yield from code.co_names
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _code_names(const)
-
-
-def _code_object_bytes(code: types.CodeType) -> bytes:
-    """Bytecode, names, argument layout and constants (recursively), without line numbers or file names."""
-    consts = [
-        _code_object_bytes(c).hex() if isinstance(c, types.CodeType) else f"{type(c).__name__}:{c!r}"
-        for c in code.co_consts
-    ]
-    body = [
-        code.co_code.hex(),
-        list(code.co_names),
-        list(code.co_varnames),
-        list(code.co_freevars),
-        [code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags],
-        consts,
-    ]
-    return canonical_json(body)
-
-
-def _is_simple_constant(value: object) -> bool:
-    if isinstance(value, _SIMPLE):
-        return True
-    if isinstance(value, (tuple, frozenset)):
-        return all(_is_simple_constant(item) for item in value)
-    return False
-
-
-def _constant_bytes(value: object) -> bytes:
-    if isinstance(value, frozenset):
-        return ("frozenset:" + ",".join(sorted(_constant_bytes(v).decode() for v in value))).encode()
-    if isinstance(value, tuple):
-        return ("tuple:(" + ",".join(_constant_bytes(v).decode() for v in value) + ")").encode()
-    if isinstance(value, bytes):
-        return b"bytes:" + value.hex().encode()
-    # repr of these types is exact and stable (floats round-trip, bool before int keeps True apart from 1)
-    return f"{type(value).__name__}:{value!r}".encode()

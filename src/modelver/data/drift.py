@@ -8,7 +8,9 @@ from collections.abc import Mapping
 
 import attrs
 
-from modelver.data.fingerprint import Fingerprint, fingerprint, rehash
+from modelver.data.fingerprint import Fingerprint
+from modelver.data.remote import rehash
+from modelver.data.sources import fingerprint
 from modelver.errors import CaptureError, VersionNotFoundError
 from modelver.manifest import DataEntry
 from modelver.store.digest import ALGORITHMS
@@ -29,6 +31,11 @@ class DataCheck:
         added, removed, changed: for directories, relative POSIX paths of files added, removed and changed since
             the version (from the per-file listing the version stored).
         detail: why a check could not be made, or how an ``identical`` verdict was reached when the digests differ.
+
+    Example:
+        >>> check = modelver.check_data("churn@1.2.0", label="train")[0]  # doctest: +SKIP
+        >>> check.status, check.added, check.changed  # doctest: +SKIP
+        ('changed', ('2026-12.csv',), ('2026-11.csv',))
     """
 
     label: str
@@ -109,7 +116,7 @@ def _compare(store: Store, label: str, entry: DataEntry, where: str, now: Finger
     """Compare a recorded entry with the data now, file by file for directories.
 
     Digests made by different methods (an S3 checksum recorded, a local copy hashed now) are reconciled by hashing
-    the current file with the recorded digest's algorithm (:func:`modelver.data.fingerprint.rehash`).
+    the current file with the recorded digest's algorithm (:func:`modelver.data.remote.rehash`).
     """
     if now.digest == entry.digest:
         return DataCheck(label, where, "identical", entry.digest, now.digest)

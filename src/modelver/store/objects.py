@@ -7,6 +7,7 @@ Layout under the root::
     manifests/<algo>/<aa>/<rest>.json     content-addressed manifests (canonical JSON)
     names/<name>/versions/<version>.json  version tag {manifest digest, created_at, by}: THE commit point
     runs/<run-id>.json                    failed runs (their capture, kept for debugging)
+    leases/{publish,gc}/<id>.json         publishes in flight and running gcs (:mod:`modelver.store.leases`)
     blobs/.staging/<uuid>                 uploads in flight (moved to their digest when done; ``gc`` clears stale ones)
     **/.tmp-<uuid>                        local temp files of create-if-absent writes (``gc`` clears stale ones)
 
@@ -15,169 +16,42 @@ A version becomes visible only through its tag, created last with one atomic cre
 (:meth:`Store.create_exclusive`); a crash before that leaves unreferenced blobs for ``gc``, never a partial version.
 Every read of a blob or manifest is checked against its digest. Remote stores read blobs and manifests through a
 local, verified cache (:mod:`modelver.store.cache`); tags and listings always go to the store, so new versions are seen.
+
+This module owns :class:`Store`, the object layer: paths, the marker, verified reads of blobs and manifests, tags,
+listings of names and versions, and run records. How objects are written lives below it: staged uploads and
+freshening in :mod:`modelver.store.publish`, local-disk writes in :mod:`modelver.store.local_disk`, backend quirks
+(conditional PUT, unreachable errors, mtimes) in :mod:`modelver.store.backend`, progress bars in
+:mod:`modelver.store.progress`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import posixpath
-import sys
-import time
-import uuid
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
-import fsspec
-from fsspec.callbacks import Callback
 from fsspec.implementations.local import LocalFileSystem
 
 from modelver.errors import IntegrityError, ModelverError, StoreError, VersionExistsError, VersionNotFoundError
-from modelver.store.cache import ReadCache
-from modelver.store.digest import (
-    ALGORITHMS,
-    CHUNK_BYTES,
-    DEFAULT_ALGORITHM,
-    digest_bytes,
-    digest_file,
-    format_digest,
-    new_hasher,
-    split_digest,
+from modelver.store.backend import (
+    CONDITIONAL_CREATE_PROTOCOLS,
+    conditional_put,
+    fs_protocols,
+    is_unreachable,
+    open_filesystem,
 )
+from modelver.store.cache import ReadCache
+from modelver.store.digest import ALGORITHMS, CHUNK_BYTES, DEFAULT_ALGORITHM, digest_bytes, split_digest
+from modelver.store.local_disk import download_verified, link_create
+from modelver.store.progress import transfer_progress
+from modelver.store.publish import freshen, put_file_local, put_file_remote
 from modelver.store.statcache import StatCache, file_key, trusted
 
 MARKER = "modelver.json"
 FORMAT = "modelver.store/1"
-
-# Backends whose fsspec implementation sends a real conditional create for mode="create"
-# (../shared/storage-facts.md): S3 If-None-Match, GCS ifGenerationMatch=0, Azure If-None-Match.
-_CONDITIONAL_CREATE_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
-
-
-# fsspec protocol -> the modelver extra that installs its implementation
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
-
-# Exception class names of the HTTP stacks under fsspec backends (botocore, aiohttp, requests, azure-core) that mean
-# the store could not be reached at all, as opposed to "it answered no". Matched by name: those packages are
-# optional extras.
-_UNREACHABLE_NAMES = frozenset(
-    {
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ReadTimeoutError",
-        "ConnectionClosedError",
-        "ClientConnectorError",
-        "ClientConnectionError",
-        "ServerDisconnectedError",
-        "ServerTimeoutError",
-        "ServiceRequestError",
-        "ConnectionError",
-    }
-)
-
-#: A deduplicated object older than this (seconds) gets its mtime refreshed, so ``gc`` (which spares objects younger
-#: than its grace period) never collects an object an in-flight publish has just reused (git "freshens" the same way).
-FRESHEN_AFTER_S = 3600.0
-#: Buffer of a local copy (bytes): large enough for blake3's threads to pay off, small enough to stream.
-_COPY_CHUNK_BYTES = 8 << 20
-#: Attempts of a conditional create that real S3 answers with 409 ConditionalRequestConflict (a concurrent write).
-_CONFLICT_RETRIES = 5
-#: S3 error codes of a 409 that means "another conditional operation on this key is in flight: try again".
-_CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "OperationAborted"})
-
-
-def is_unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an error it was raised from) means the store could not be reached (network, endpoint)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (ConnectionError, TimeoutError)) or type(current).__name__ in _UNREACHABLE_NAMES:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _http_error(exc: BaseException) -> tuple[int | None, str | None]:
-    """``(HTTP status, S3 error code)`` of the botocore ``ClientError`` s3fs raised ``exc`` from, else ``None``s."""
-    response = getattr(exc.__cause__, "response", None)
-    if not isinstance(response, dict):
-        return None, None
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    code = response.get("Error", {}).get("Code")
-    return (status if isinstance(status, int) else None), (str(code) if code is not None else None)
-
-
-def _protocols(fs: Any) -> tuple[str, ...]:
-    protocol = fs.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
-
-
-def info_mtime(info: dict[str, Any]) -> float | None:
-    """Modification time (Unix seconds) from an fsspec ``info()`` dict: local ``mtime``, S3 ``LastModified``,
-    GCS ``updated``, Azure ``last_modified``, memory ``created``; ``None`` if the backend reports none."""
-    for key in ("mtime", "LastModified", "last_modified", "updated", "mtime_ns", "created"):
-        value = info.get(key)
-        if value is None:
-            continue
-        if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, (int, float)):
-            return float(value) / 1e9 if key == "mtime_ns" else float(value)
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    return None
-
-
-class _RichProgress(Callback):  # type: ignore[misc]  # fsspec is untyped
-    """An fsspec callback that draws one rich progress bar for a transfer (only built when stderr is a terminal)."""
-
-    def __init__(self, description: str, size: int) -> None:
-        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-        super().__init__(size=size)
-        self._progress = Progress(
-            "{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), transient=True
-        )
-        self._task = self._progress.add_task(description, total=size)
-        self._progress.start()
-
-    def call(self, *args: Any, **kwargs: Any) -> None:
-        self._progress.update(self._task, completed=self.value, total=self.size)
-
-    def close(self) -> None:
-        self._progress.stop()
-
-
-#: Transfers smaller than this (bytes) never draw a progress bar.
-PROGRESS_MIN_BYTES = 8 << 20
-
-
-@contextlib.contextmanager
-def transfer_progress(description: str, size: int) -> Iterator[Callback]:
-    """A progress callback for a transfer of ``size`` bytes: a rich bar when stderr is a terminal and the transfer
-    is large, otherwise fsspec's silent no-op callback. Call ``relative_update(n)`` as bytes move."""
-    if size < PROGRESS_MIN_BYTES or os.environ.get("MODELVER_NO_PROGRESS") or not _stderr_is_terminal():
-        yield Callback()
-        return
-    bar = _RichProgress(description, size)
-    try:
-        yield bar
-    finally:
-        bar.close()
-
-
-def _stderr_is_terminal() -> bool:
-    import sys
-
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class Store:
@@ -189,6 +63,11 @@ class Store:
 
     The store marker is read lazily and written on the first write, so opening a store costs no I/O. A remote
     store (neither local disk nor ``memory://``) reads blobs and manifests through the local :class:`ReadCache`.
+
+    Example:
+        >>> store = modelver.Store("s3://ml-models/registry", client_kwargs={"endpoint_url": "http://minio:9000"})
+        >>> store.list_names()  # doctest: +SKIP
+        ['churn', 'fraud']
     """
 
     def __init__(self, url: str | os.PathLike[str], **storage_options: Any) -> None:
@@ -197,19 +76,11 @@ class Store:
             text = os.path.abspath(os.path.expanduser(text))
         self.url = text
         self.storage_options = dict(storage_options)
-        try:
-            fs, root = fsspec.core.url_to_fs(text, **storage_options)
-        except ImportError as exc:
-            protocol = text.split("://", 1)[0]
-            extra = _EXTRAS.get(protocol)
-            hint = f"pip install 'modelver[{extra}]'" if extra else "install the fsspec implementation for it"
-            raise StoreError(f"cannot open the store {text}: {exc}. To use {protocol}:// stores, {hint}") from exc
-        except ValueError as exc:
-            raise StoreError(f"cannot open the store {text}: {exc}") from exc
+        fs, root = open_filesystem(text, self.storage_options)
         self.fs: Any = fs
         self.root: str = root.rstrip("/") or "/"
         self.is_local = isinstance(fs, LocalFileSystem)
-        self.is_remote = not self.is_local and "memory" not in _protocols(fs)
+        self.is_remote = not self.is_local and "memory" not in fs_protocols(fs)
         self.cache: ReadCache | None = ReadCache() if self.is_remote else None
         self._algorithm: str | None = None
 
@@ -301,8 +172,8 @@ class Store:
 
     def check_publishable(self) -> None:
         """Raise :class:`StoreError` unless the backend has an atomic create-if-absent primitive."""
-        protocols = set(_protocols(self.fs))
-        if self.is_local or "memory" in protocols or protocols & _CONDITIONAL_CREATE_PROTOCOLS:
+        protocols = set(fs_protocols(self.fs))
+        if self.is_local or "memory" in protocols or protocols & CONDITIONAL_CREATE_PROTOCOLS:
             return
         raise StoreError(
             f"cannot publish to {self.url}: its filesystem ({', '.join(sorted(protocols))}) has no atomic "
@@ -326,8 +197,8 @@ class Store:
         """
         with self._translate(f"write {path}"):
             if self.is_local:
-                self._link_create(path, data)
-            elif "memory" in _protocols(self.fs):
+                link_create(path, data)
+            elif "memory" in fs_protocols(self.fs):
                 self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
                 with self.fs.open(path, "xb") as handle:
                     handle.write(data)
@@ -335,89 +206,15 @@ class Store:
                 self.check_publishable()
                 if not data:
                     raise ValueError("an empty create-if-absent is unconditional on S3; write non-empty objects")
-                self._conditional_put(path, data)
-
-    def _conditional_put(self, path: str, data: bytes) -> None:
-        # One request carrying the only precondition we send (If-None-Match: * / ifGenerationMatch=0 / Azure's
-        # overwrite=False), so any "precondition failed" answer means "taken". Two answers need care:
-        # - 409 ConditionalRequestConflict (real S3, when another conditional write to the key is in flight; moto
-        #   never sends it): nothing was written, so retry with backoff; the retry finds the key taken or free.
-        # - "taken" after a retry by the HTTP stack (s3fs and botocore resend a PUT whose answer was lost): the
-        #   object may be our own first attempt. If the key holds exactly our bytes the create succeeded.
-        for attempt in range(_CONFLICT_RETRIES):
-            try:
-                self.fs.pipe_file(path, data, mode="create")
-                return
-            except FileExistsError:
-                if self._holds(path, data):
-                    return
-                raise
-            except OSError as exc:
-                status, code = _http_error(exc)
-                if status == 412 or code == "PreconditionFailed":
-                    # s3fs maps a 412 to FileExistsError only when the body names the If-None-Match condition;
-                    # S3-compatible servers that omit it answer the same thing.
-                    if self._holds(path, data):
-                        return
-                    raise FileExistsError(f"{path} exists: {exc}") from exc
-                if (status == 409 or code in _CONFLICT_CODES) and attempt < _CONFLICT_RETRIES - 1:
-                    time.sleep(0.05 * 2**attempt)
-                    continue
-                raise
-
-    def _holds(self, path: str, data: bytes) -> bool:
-        """Whether ``path`` exists and holds exactly ``data`` (read afresh, not from a listing cache)."""
-        try:
-            return bool(self.fs.cat_file(path) == data)
-        except FileNotFoundError:
-            return False
-
-    def _link_create(self, path: str, data: bytes) -> None:
-        directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.link(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        _fsync_dir(directory)
+                conditional_put(self.fs, path, data)
 
     def _freshen(self, path: str) -> bool:
         """Whether the object at ``path`` exists; if it does and is old, refresh its mtime for ``gc``'s grace.
 
-        Local disk: ``os.utime``. S3: a server-side copy onto itself (no bytes leave the client). Other backends
-        are not freshened (docs/storage.md: keep ``gc --grace`` longer than the longest run there).
+        Local disk: ``os.utime``. S3: a server-side copy onto itself. GCS, Azure: a metadata update
+        (:func:`modelver.store.publish.freshen`).
         """
-        if self.is_local:
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                return False
-            if time.time() - st.st_mtime > FRESHEN_AFTER_S:
-                with contextlib.suppress(OSError):
-                    os.utime(path)
-            return True
-        try:
-            info = self.fs.info(path)
-        except FileNotFoundError:
-            return False
-        mtime = info_mtime(info)
-        if mtime is not None and time.time() - mtime > FRESHEN_AFTER_S and hasattr(self.fs, "call_s3"):
-            bucket, key, _ = self.fs.split_path(path)
-            self.fs.call_s3(
-                "copy_object",
-                Bucket=bucket,
-                Key=key,
-                CopySource={"Bucket": bucket, "Key": key},
-                MetadataDirective="REPLACE",
-            )
-        return True
+        return freshen(self.fs, path, is_local=self.is_local)
 
     # -- blobs -----------------------------------------------------------------------------------------------
 
@@ -473,50 +270,10 @@ class Store:
         return digest, size
 
     def _put_file_remote(self, source: str) -> tuple[str, int]:
-        digest, size = digest_file(source, self.algorithm)
-        if self._freshen(self.blob_path(digest)):
-            return digest, size
-        staging = self._path("blobs", ".staging", uuid.uuid4().hex)
-        hasher = new_hasher(self.algorithm)
-        size = 0
-        with (
-            transfer_progress(f"upload {os.path.basename(source)}", os.stat(source).st_size) as progress,
-            open(source, "rb") as src,
-            self.fs.open(staging, "wb") as dst,
-        ):
-            while chunk := src.read(CHUNK_BYTES):
-                hasher.update(chunk)
-                dst.write(chunk)
-                size += len(chunk)
-                progress.relative_update(len(chunk))
-        digest = f"{self.algorithm}:{hasher.hexdigest()}"
-        final = self.blob_path(digest)
-        if self.fs.exists(final):
-            self.fs.rm_file(staging)
-        else:
-            self.fs.mv(staging, final)
-        return digest, size
+        return put_file_remote(self.fs, source, self.algorithm, self._path("blobs", ".staging"), self.blob_path)
 
     def _put_file_local(self, source: str) -> tuple[str, int]:
-        # One pass (copy_hashing): the kernel copies into a private temp file while a thread hashes what was
-        # written, so the digest names exactly the bytes stored even if the source changes meanwhile.
-        # benchmarks/publish.py and docs/storage.md ("Measured") compare this with cp and cp + sync.
-        staging = self._path("blobs", ".staging")
-        os.makedirs(staging, exist_ok=True)
-        tmp = os.path.join(staging, uuid.uuid4().hex)
-        try:
-            digest, size = copy_hashing(source, tmp, self.algorithm)
-            os.chmod(tmp, 0o444)
-            final = self.blob_path(digest)
-            if not self._freshen(final):
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp, final)
-                    _fsync_dir(os.path.dirname(final))
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        return digest, size
+        return put_file_local(self.fs, source, self.algorithm, self._path("blobs", ".staging"), self.blob_path)
 
     def read_blob(self, digest: str) -> bytes:
         """Return the bytes of the blob with ``digest``, verified (through the read cache on remote stores).
@@ -581,30 +338,8 @@ class Store:
                 yield chunk
 
     def _download_direct(self, digest: str, destination: str) -> int:
-        algo, _ = split_digest(digest)
-        hasher = new_hasher(algo)
-        tmp = f"{destination}.modelver-{uuid.uuid4().hex[:8]}.part"
-        size = 0
-        try:
-            with open(tmp, "xb") as out:
-                for chunk in self.iter_blob(digest):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-            actual = f"{algo}:{hasher.hexdigest()}"
-            if actual != digest:
-                raise IntegrityError(
-                    f"blob {self.blob_path(digest)} in {self.url} is corrupt: expected {digest}, read {actual}; "
-                    "restore it from a copy of the store or republish the version",
-                    digest=digest,
-                    actual=actual,
-                    location=self.blob_path(digest),
-                )
-            os.replace(tmp, destination)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        return size
+        location = self.blob_path(digest)
+        return download_verified(self.iter_blob(digest), digest, destination, location=location, url=self.url)
 
     # -- manifests, tags, runs -------------------------------------------------------------------------------
 
@@ -643,7 +378,7 @@ class Store:
         except FileExistsError as exc:
             raise VersionExistsError(
                 f"{name}@{version} already exists in {self.url}; versions are never overwritten. "
-                "Choose another version, or leave version= unset to take the next free one",
+                "Choose another version, or leave version= unset to take the next free one.",
                 name=name,
                 version=version,
             ) from exc
@@ -757,141 +492,3 @@ class Store:
             with contextlib.suppress(OSError):  # a full or read-only cache only costs the next read
                 self.cache.fill(digest, [data], location=path)
         return data
-
-
-def copy_hashing(source: str, target: str, algorithm: str) -> tuple[str, int]:
-    """Copy the local file ``source`` to the new file ``target`` and hash what ``target`` holds, in one pass.
-
-    The kernel copies chunk by chunk (``copy_file_range``, as ``cp`` does; a read/write loop where it is missing or
-    refused); meanwhile a worker thread reads the chunk just written back from ``target`` (still in the page cache)
-    and hashes it, so the digest names exactly the bytes stored even if ``source`` changes during the copy. Chunks
-    copied more than a window ago are handed to the disk at once (Linux ``sync_file_range``), so the closing
-    ``fsync`` does not wait for a whole file of dirty pages. Measured against the previous copy-then-hash-then-fsync
-    and against ``cp`` + ``sync`` in docs/storage.md ("Measured").
-
-    Returns:
-        ``(digest, size in bytes)`` of what was written to ``target``, which is fsynced.
-
-    Raises:
-        FileExistsError: ``target`` exists (it is created exclusively).
-        OSError: ``source`` cannot be read or ``target`` written.
-    """
-    from concurrent.futures import Future, ThreadPoolExecutor  # imported on first copy: keeps `import modelver` light
-
-    hasher = new_hasher(algorithm)
-    with open(source, "rb", buffering=0) as src:
-        if os.fstat(src.fileno()).st_size < _COPY_CHUNK_BYTES:
-            # Small file: one read, and the very bytes written are hashed; no thread, no big buffer.
-            data = src.read()
-            with open(target, "xb", buffering=0) as dst:
-                _write_all(dst.fileno(), memoryview(data))
-                os.fsync(dst.fileno())
-            hasher.update(data)
-            return format_digest(algorithm, hasher.hexdigest()), len(data)
-    buffer = bytearray(_COPY_CHUNK_BYTES)
-    view = memoryview(buffer)
-
-    def hash_back(fd: int, offset: int, count: int) -> None:
-        done = 0
-        while done < count:
-            got = os.preadv(fd, [view[: count - done]], offset + done)
-            if got == 0:
-                raise OSError(f"{target} is shorter than what was written to it")
-            hasher.update(view[:got])
-            done += got
-
-    size = 0
-    with (
-        open(source, "rb", buffering=0) as src,
-        open(target, "x+b", buffering=0) as dst,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelver-hash") as hashing,
-    ):
-        copy = _Copier(src.fileno(), dst.fileno())
-        pending: Future[None] | None = None
-        while count := copy.chunk(_COPY_CHUNK_BYTES):
-            if pending is not None:
-                pending.result()  # one chunk hashed while the next is copied; re-raises a hashing error
-            pending = hashing.submit(hash_back, dst.fileno(), size, count)
-            size += count
-            if size >= 2 * _WRITEBACK_WINDOW_BYTES and size % _WRITEBACK_WINDOW_BYTES < count:
-                _start_writeback(
-                    dst.fileno(),
-                    size - size % _WRITEBACK_WINDOW_BYTES - 2 * _WRITEBACK_WINDOW_BYTES,
-                    _WRITEBACK_WINDOW_BYTES,
-                )
-        if pending is not None:
-            pending.result()
-        os.fsync(dst.fileno())
-    return format_digest(algorithm, hasher.hexdigest()), size
-
-
-class _Copier:
-    """Copies from one file descriptor to another at their current positions, in the kernel when it can."""
-
-    # copy_file_range refusals that mean "not here" (another filesystem, an old kernel, FUSE/NFS without support)
-    _UNSUPPORTED = frozenset({errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM})
-
-    def __init__(self, src: int, dst: int) -> None:
-        self.src, self.dst = src, dst
-        self.in_kernel = hasattr(os, "copy_file_range")
-
-    def chunk(self, limit: int) -> int:
-        """Copy up to ``limit`` bytes; return how many (0 at the end of the source)."""
-        if self.in_kernel:
-            try:
-                return os.copy_file_range(self.src, self.dst, limit)
-            except OSError as exc:
-                if exc.errno not in self._UNSUPPORTED:
-                    raise
-                self.in_kernel = False
-        data = os.read(self.src, limit)
-        _write_all(self.dst, memoryview(data))
-        return len(data)
-
-
-def _write_all(fd: int, data: memoryview) -> None:
-    while data:
-        data = data[os.write(fd, data) :]
-
-
-_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of the range's dirty pages, do not wait for it
-#: Writeback is started for each window of this many bytes once the copy is a window past it (measured here: 64 MiB
-#: lagging one window beat both per-chunk writeback and one fsync at the end).
-_WRITEBACK_WINDOW_BYTES = 64 << 20
-
-
-def _load_sync_file_range() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
-
-
-_sync_file_range = _load_sync_file_range()
-
-
-def _start_writeback(fd: int, offset: int, count: int) -> None:
-    # Only a hint: where it is missing or fails, the final fsync does all the work.
-    if _sync_file_range is not None:
-        _sync_file_range(fd, offset, count, _SYNC_FILE_RANGE_WRITE)
-
-
-def _fsync_dir(directory: str) -> None:
-    # Makes a new directory entry durable; not every platform can open directories.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
