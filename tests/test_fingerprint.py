@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import fsspec
 import fsspec.config
@@ -23,7 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gcsserver import FakeGcs, gcs_options
-from modelver.data.fingerprint import Fingerprint, fingerprint, tree_json
+from modelver.data import files
+from modelver.data.fingerprint import Fingerprint, tree_json
+from modelver.data.sources import fingerprint
 from modelver.errors import CaptureError
 from modelver.serde import canonical_json
 from modelver.store.digest import digest_bytes
@@ -105,7 +110,7 @@ def test_path_and_bytes_do_not_import_numpy_or_pandas(tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"x")
     script = (
         "import sys\n"
-        "from modelver.data.fingerprint import fingerprint\n"
+        "from modelver.data.sources import fingerprint\n"
         "before = set(sys.modules)\n"
         f"fingerprint({str(tmp_path)!r}); fingerprint({str(tmp_path / 'f')!r}); fingerprint(b'x')\n"
         "import json\n"
@@ -340,7 +345,7 @@ def test_unreadable_entry_raises(unreadable: str, message: str) -> None:
         (root / unreadable).chmod(0)
         try:
             if as_root:
-                script = f"from modelver.data.fingerprint import fingerprint\nfingerprint({str(root)!r})"
+                script = f"from modelver.data.sources import fingerprint\nfingerprint({str(root)!r})"
                 result = subprocess.run([*UNPRIVILEGED, sys.executable, "-c", script], capture_output=True, text=True)
                 error = result.stderr.strip().splitlines()[-1]
             else:
@@ -355,44 +360,130 @@ def test_unreadable_entry_raises(unreadable: str, message: str) -> None:
     assert unreadable in error
 
 
-# Rewrites the file given as argv[1] in place forever, 1 MiB per write, alternating two contents of different sizes.
-REWRITER = """
-import sys
-path, sizes = sys.argv[1], (16 << 20, (16 << 20) + 4096)
-print("ready", flush=True)
-turn = 0
-while True:
-    chunk = bytes([97 + turn]) * (1 << 20)
-    with open(path, "r+b") as handle:
-        for offset in range(0, sizes[turn], 1 << 20):
-            handle.write(chunk[: sizes[turn] - offset])
-        handle.truncate()
-    turn = 1 - turn
-"""
+def _rewrite_mid_read(
+    monkeypatch: pytest.MonkeyPatch, path: Path, new: bytes, mtime_ns: int | None = None
+) -> list[int]:
+    """Make the next read of ``path`` overwrite it with ``new`` halfway through (as another process would), then
+    set its mtime back to ``mtime_ns`` when given; return a list that counts every read."""
+    real = files.hash_handle
+    reads: list[int] = []
+
+    def read_with_a_writer(handle: Any, expected: int, hasher: Any) -> int:
+        reads.append(expected)
+        if len(reads) > 1:
+            return real(handle, expected, hasher)
+        first = handle.read(expected // 2)
+        hasher.update(first)
+        path.write_bytes(new)  # in place, same size: only the times can tell
+        if mtime_ns is not None:
+            os.utime(path, ns=(mtime_ns, mtime_ns))
+        return len(first) + real(handle, expected - len(first), hasher)
+
+    monkeypatch.setattr(files, "hash_handle", read_with_a_writer)
+    return reads
 
 
-def _digest_or_error(path: Path) -> str:
-    try:
-        return fingerprint(path, cache=False).digest
-    except CaptureError as exc:
-        return "changed" if "changed while it was being hashed" in str(exc) else str(exc)
+def test_a_file_rewritten_while_hashed_is_never_half_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file rewritten in place halfway through its read, within the same timestamp tick as its last write (so
+    its size, mtime and ctime look unchanged), is read again: the digest is the new version's, never a mix.
 
-
-def test_a_file_rewritten_while_hashed_is_never_half_hashed(tmp_path: Path) -> None:
-    """A file another process keeps rewriting gives the digest of one whole version or a CaptureError, never a mix."""
-    path = tmp_path / "busy.bin"
-    path.write_bytes(b"a" * (16 << 20))
-    versions = {digest_bytes(b"a" * (16 << 20)), digest_bytes(b"b" * ((16 << 20) + 4096))}
+    Deterministic: the write happens at a fixed point of the read; without the racy-file rule the rewrite lands in
+    the file's own tick (its previous write was microseconds earlier) and the half-and-half digest comes back."""
+    old, new = b"a" * (64 << 10), b"b" * (64 << 10)
     outcomes = []
-    with subprocess.Popen([sys.executable, "-c", REWRITER, str(path)], stdout=subprocess.PIPE, text=True) as writer:
-        try:
-            assert writer.stdout is not None
-            assert "ready" == writer.stdout.readline().strip()
-            outcomes = [_digest_or_error(path) for _ in range(5)]
-        finally:
-            writer.kill()
+    for round_ in range(5):
+        path = tmp_path / f"busy-{round_}.bin"
+        path.write_bytes(old)
+        _rewrite_mid_read(monkeypatch, path, new)
+        outcomes.append(fingerprint(path, cache=False).digest)
 
-    assert set(outcomes) <= {*versions, "changed"}
+    assert [digest_bytes(new)] * 5 == outcomes
+
+
+@posix_only
+def test_a_write_in_flight_during_the_read_is_caught_by_the_restat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer descheduled in the middle of a ``write`` call stamped the file before the read began and lands its
+    bytes during it, which no ``fstat`` around the read can see; when it then writes again, the re-stat a tick
+    after the read sees the new stamp and the file is read again: the digest is the finished version's, not a mix.
+
+    The unstamped bytes are stored through a shared mmap whose pages were already dirtied (a store to them stamps
+    nothing, like the tail of a write call in flight); the writer's next write happens during the tick wait."""
+    size = 64 << 10
+    old, new = b"a" * size, b"b" * size
+    path = tmp_path / "in-flight.bin"
+    path.write_bytes(old)
+    fd = os.open(path, os.O_RDWR)
+    mapped = mmap.mmap(fd, size)
+    mapped[:] = old  # dirty every page now: the stamps of the write fall before the read
+    real_read, real_wait = files.hash_handle, files._wait_a_tick
+    reads: list[int] = []
+
+    def read_while_a_write_lands(handle: Any, expected: int, hasher: Any) -> int:
+        reads.append(expected)
+        if len(reads) > 1:
+            return real_read(handle, expected, hasher)
+        first = handle.read(expected // 2)
+        hasher.update(first)
+        mapped[expected // 2 :] = new[expected // 2 :]  # the rest of the in-flight write: no new stamp
+        return len(first) + real_read(handle, expected - len(first), hasher)
+
+    def writer_writes_again() -> None:
+        if len(reads) == 1:
+            os.pwrite(fd, new, 0)  # the writer's next (and last) write call stamps the file
+        real_wait()
+
+    monkeypatch.setattr(files, "hash_handle", read_while_a_write_lands)
+    monkeypatch.setattr(files, "_wait_a_tick", writer_writes_again)
+    try:
+        digest = fingerprint(path, cache=False).digest
+    finally:
+        mapped.close()
+        os.close(fd)
+
+    assert (digest_bytes(new), 2) == (digest, len(reads))
+
+
+def test_a_file_with_a_future_mtime_is_confirmed_by_a_second_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose mtime is in the future (a clock-skewed copy) can never be shown to be settled: a read only counts
+    when the next one gives the same digest under the same key, so a rewrite that restores the mtime is caught."""
+    path = tmp_path / "future.bin"
+    path.write_bytes(b"a" * (64 << 10))
+    future_ns = (int(time.time()) + 3600) * 1_000_000_000 + 123
+    os.utime(path, ns=(future_ns, future_ns))
+    reads = _rewrite_mid_read(monkeypatch, path, b"b" * (64 << 10), mtime_ns=future_ns)
+
+    digest = fingerprint(path, cache=False).digest
+
+    assert digest_bytes(b"b" * (64 << 10)) == digest
+    assert 3 == len(reads)  # the mixed read, the new version, and the same again to confirm it
+
+
+def test_a_fresh_file_waits_a_tick_and_a_future_dated_one_is_read_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The racy-file rule costs a file written just now one clock tick, not a second read; only a file whose times
+    stay ahead of the clock is read twice."""
+    reads: list[str] = []
+    real = files.hash_handle
+
+    def counting(handle: Any, expected: int, hasher: Any) -> int:
+        reads.append(Path(handle.name).name)
+        return real(handle, expected, hasher)
+
+    monkeypatch.setattr(files, "hash_handle", counting)
+    (tmp_path / "fresh.bin").write_bytes(b"fresh")
+    fresh = fingerprint(tmp_path / "fresh.bin", cache=False).digest
+    (tmp_path / "future.bin").write_bytes(b"future")
+    future_ns = (int(time.time()) + 3600) * 1_000_000_000 + 123
+    os.utime(tmp_path / "future.bin", ns=(future_ns, future_ns))
+    future = fingerprint(tmp_path / "future.bin", cache=False).digest
+
+    assert ["fresh.bin", "future.bin", "future.bin"] == reads
+    assert (digest_bytes(b"fresh"), digest_bytes(b"future")) == (fresh, future)
 
 
 @posix_only

@@ -37,8 +37,8 @@ from modelver.formats import deserialize, get_format, serialize
 from modelver.formats.prompt import placeholders
 from modelver.manifest import EnvironmentFacet
 from modelver.provenance import created_by
+from modelver.registry.resolution import VersionTag
 from modelver.serde import canonical_json
-from modelver.tracking.spool import create_version_tag
 
 CLI = [str(Path(sys.executable).parent / "modelver")]
 
@@ -57,7 +57,9 @@ def tamper(ref: str, change: Callable[[dict[str, Any]], None], version: str = "9
     body = json.loads(original.store.read_manifest(original.digest))
     change(body)
     digest = original.store.put_manifest(canonical_json(body))
-    create_version_tag(original.store, original.name, digest, version, created_by())
+    # Written straight to the store, as an attacker would: create_version_tag itself refuses a manifest it cannot read.
+    tag = VersionTag(original.name, version, digest, "2026-01-01T00:00:00.000Z", created_by())
+    original.store.create_tag(original.name, version, tag.to_bytes())
     return f"{original.name}@{version}"
 
 

@@ -95,7 +95,7 @@ def test_gc_refuses_to_guess_when_a_manifest_is_unreadable(store_dir: Path) -> N
     assert run.version is not None
     os.unlink(store.manifest_path(run.version.digest))
     with pytest.raises(StoreError, match="verify --all"):
-        collect_garbage(store, grace_s=0)
+        collect_garbage(store, grace_s=0, force=True)
 
 
 def test_gc_command_dry_run_and_grace(store_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,13 +103,13 @@ def test_gc_command_dry_run_and_grace(store_dir: Path, capsys: pytest.CaptureFix
     store = Store(store_dir)
     _publish_and_fail(store)
     orphans = _objects(store) - referenced_paths(store)
-    main(["gc", "--dry-run", "--grace", "0"])
+    main(["gc", "--dry-run", "--grace", "0", "--force"])
     out = capsys.readouterr().out
     assert sorted(f"would remove {p}" for p in orphans) == sorted(
         line for line in out.splitlines() if line.startswith("would remove /")
     )
     assert orphans <= _objects(store)
-    main(["gc", "--grace", "0"])
+    main(["gc", "--grace", "0", "--force"])
     assert f"removed {len(orphans)} object(s)" in capsys.readouterr().out
     assert set() == _objects(store) - referenced_paths(store)
 
@@ -207,7 +207,7 @@ def test_gc_keeps_step_records_and_the_step_cache(store_dir: Path) -> None:
         if path.is_file():
             os.utime(path, (old, old))
 
-    report = collect_garbage(grace_s=60)
+    report = collect_garbage(grace_s=60, force=True)
     split(5)
     split(6)
 

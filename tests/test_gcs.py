@@ -71,7 +71,7 @@ def test_a_flipped_byte_and_gc_on_gcs(gcs_server: FakeGcs, gcs_bucket: str) -> N
         run.save_model({"coef": [1, 2, 3]})
     assert run.version is not None
     orphan = store.blob_path(store.put_bytes(b"nobody references this"))
-    report = collect_garbage(store, grace_s=0)
+    report = collect_garbage(store, grace_s=0, force=True)
     assert [orphan] == [p for p in report.removed if "/.staging/" not in p]
     assert verify_all(store=gcs_store(gcs_server.endpoint, gcs_bucket)).ok
     path = store.blob_path(run.version.manifest.artifacts["model.json"].digest)

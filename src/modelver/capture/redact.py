@@ -10,8 +10,10 @@ REDACTED = "***"
 
 # Matched against a key with '-' and ' ' folded to '_', case-insensitively. Any "<something>_key" counts
 # (openai_key, hf_key): hiding a harmless sort_key costs less than leaking a real one; "key" alone does not.
+# "token" counts (hf_token, apitoken, token_value) except as ML vocabulary: tokenizer, max_tokens, pad_token_id and
+# token_type_ids name no secret, and a real token under such a key is found by content (capture.secrets).
 _SECRET_KEY_RE = re.compile(
-    r"(passw(or)?d|passphrase|secret|token|api_?key|access_?key|private_?key|credential|auth|cookie|session_?key"
+    r"(passw(or)?d|passphrase|secret|token(?!s|i[zs]|_ids?\b|_type)|api_?key|access_?key|private_?key|credential|auth|cookie|session_?key"
     r"|.+_key$|.+_keys$|dsn$)",
     re.IGNORECASE,
 )

@@ -8,6 +8,7 @@ import click
 
 from modelver.cli.common import console
 from modelver.maintenance.gc import DEFAULT_GRACE_S, collect_garbage
+from modelver.store.leases import MIN_GRACE_S
 from modelver.store.location import open_store
 from modelver.store.objects import Store
 from modelver.tracking.spool import pending, push, spool_dir
@@ -21,12 +22,17 @@ from modelver.units import human_bytes
     type=click.FloatRange(min=0),
     default=DEFAULT_GRACE_S,
     show_default=True,
-    help="Keep unreferenced objects younger than this many SECONDS (publishes in flight).",
+    help=f"Keep unreferenced objects younger than this many SECONDS (runs still training); at least {MIN_GRACE_S:g}.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Accept a --grace below the minimum (removes the files of runs still training; publishes stay safe).",
 )
 @click.pass_obj
-def gc(store: str | None, dry_run: bool, grace: float) -> None:
+def gc(store: str | None, dry_run: bool, grace: float, force: bool) -> None:
     """Remove blobs and manifests no version references, and stale temp files, older than --grace."""
-    report = collect_garbage(store, grace_s=grace, dry_run=dry_run)
+    report = collect_garbage(store, grace_s=grace, dry_run=dry_run, force=force)
     verb = "would remove" if dry_run else "removed"
     for path in report.removed:
         click.echo(f"{verb} {path}")

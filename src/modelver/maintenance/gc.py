@@ -7,10 +7,14 @@ What is kept:
   stored outputs;
 - the step cache: every record and stored output a key under ``steps/<name>/keys/`` points at. A key is written once
   and never replaced, so collecting what it names would make that step run on every later call;
-- every object younger than the grace period (default 24 h, by the object's modification time as the backend
-  reports it through fsspec ``info``): a publish in flight has uploaded blobs and a manifest but not yet created its
-  tag, and must not lose them. Publishing refreshes the mtime of an old object it reuses (local disk, S3), and gc
-  re-reads an object's mtime just before removing it.
+- publishes in flight (their publish leases), live runs (job areas, checkpoints): all of gc's roots are gathered by
+  :func:`modelver.maintenance.roots.gather_roots`, which later features extend;
+- every object younger than the grace period (default 24 h, at least
+  :data:`~modelver.store.leases.MIN_GRACE_S` unless forced; by the object's modification time as the backend reports
+  it through fsspec ``info``): a run still training has uploaded blobs that are no root until its publish starts.
+  Publishing refreshes the mtime of an old object it reuses, and gc re-reads an object's mtime just before removing
+  it. A publish re-checks all it references under its lease before its tag, so a version never references an object
+  gc removed (docs/security.md, "Garbage collection safety").
 
 What is removed: unreferenced blobs and manifests, upload staging objects (``blobs/.staging/*``) and temp files of
 interrupted local writes (``.tmp-*``) older than the grace period. On S3, also incomplete multipart uploads under the
@@ -27,6 +31,7 @@ failed 10 GB checkpoint should not live forever). Publish a run to keep its file
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import time
@@ -34,14 +39,12 @@ import warnings
 
 import attrs
 
-from modelver.errors import ModelverError, StoreError
-from modelver.manifest import Manifest
-from modelver.registry.model_version import read_manifest
-from modelver.registry.resolution import read_tag, sorted_versions
-from modelver.registry.verify import referenced_blobs
-from modelver.steps.core import step_cache_blobs, step_version_blobs
+from modelver.errors import GraceTooShortError, StoreError
+from modelver.maintenance.roots import gather_roots, step_cache_roots, version_roots
+from modelver.store.backend import info_mtime, is_unreachable
+from modelver.store.leases import GC_LEASE_MAX_S, MIN_GRACE_S, gc_lease, stale_leases
 from modelver.store.location import open_store
-from modelver.store.objects import Store, info_mtime, is_unreachable
+from modelver.store.objects import Store
 
 #: Default grace period in seconds: objects younger than this are never collected (24 h).
 DEFAULT_GRACE_S = 24 * 3600.0
@@ -58,6 +61,11 @@ class GcReport:
         referenced: how many manifests and blobs versions reference (all kept).
         dry_run: whether nothing was actually removed.
         aborted_uploads: S3 multipart uploads aborted (or to abort), as ``"<key path> (upload <id>)"``, sorted.
+
+    Example:
+        >>> report = modelver.collect_garbage(dry_run=True)  # doctest: +SKIP
+        >>> len(report.removed), report.removed_bytes, report.dry_run  # doctest: +SKIP
+        (12, 48213, True)
     """
 
     removed: tuple[str, ...]
@@ -69,47 +77,20 @@ class GcReport:
 
 
 def referenced_paths(store: Store) -> set[str]:
-    """Store paths of every manifest a version tag points at and every blob those manifests reference.
+    """Store paths of every manifest a version tag points at and every blob those manifests reference, and of what
+    the step cache keeps (the ``versions`` and ``step cache`` roots of :mod:`modelver.maintenance.roots`).
 
     Raises:
         StoreError: a tag or manifest cannot be read, so what it references is unknown; gc must not guess.
     """
-    paths: set[str] = set()
-    for name in store.list_names():
-        for version in sorted_versions(store, name):
-            try:
-                tag = read_tag(store, name, str(version))
-                paths.add(store.manifest_path(tag.manifest))
-                manifest = read_manifest(store, tag)
-            except ModelverError as exc:
-                raise StoreError(
-                    f"cannot collect garbage in {store.url}: {name}@{version} is unreadable ({exc}), so what it "
-                    "references is unknown. Run `modelver verify --all` and repair the store first"
-                ) from exc
-            paths.update(store.blob_path(digest) for _role, digest in referenced_blobs(manifest))
-            paths.update(_step_paths(store, manifest, f"{name}@{version}"))
-    try:
-        paths.update(store.blob_path(digest) for digest in step_cache_blobs(store))
-    except ModelverError as exc:
-        raise StoreError(
-            f"cannot collect garbage in {store.url}: the step cache is unreadable ({exc}), so what it keeps is "
-            "unknown. Remove the damaged key file under steps/ (the step then runs again) and retry"
-        ) from exc
-    return paths
+    now = time.time()
+    return version_roots(store, 0.0, now) | step_cache_roots(store, 0.0, now)
 
 
-def _step_paths(store: Store, manifest: Manifest, ref: str) -> set[str]:
-    """Blob paths of the step versions a manifest's lineage names: their records and stored outputs."""
-    paths: set[str] = set()
-    for step in manifest.lineage.steps:
-        try:
-            paths.update(store.blob_path(digest) for digest in step_version_blobs(store, step.step_version))
-        except ModelverError as exc:
-            raise StoreError(
-                f"cannot collect garbage in {store.url}: step {step.name} of {ref} is unreadable ({exc}). Run "
-                "`modelver verify --all` and repair the store first"
-            ) from exc
-    return paths
+def _in_progress(store: Store, path: str) -> bool:
+    """Whether ``path`` is a local temp file or a staging upload (a write that has not reached its name yet)."""
+    rel = posixpath.relpath(path, store.root)
+    return posixpath.basename(rel).startswith(".tmp-") or rel.startswith("blobs/.staging/")
 
 
 def _collectable(store: Store, path: str) -> bool:
@@ -119,28 +100,77 @@ def _collectable(store: Store, path: str) -> bool:
     return rel.startswith(("blobs/", "manifests/"))
 
 
+def check_grace(grace_s: float, *, force: bool = False) -> None:
+    """Refuse a grace period below :data:`~modelver.store.leases.MIN_GRACE_S` unless ``force``.
+
+    Args:
+        grace_s: the grace period asked for, in seconds.
+        force: accept any grace period of at least 0 s.
+
+    Raises:
+        GraceTooShortError: ``grace_s`` is negative, or below the minimum without ``force``; the message says what a
+            shorter grace risks.
+
+    Example:
+        >>> check_grace(3600.0)
+        >>> check_grace(0.0, force=True)
+    """
+    if grace_s < 0:
+        raise GraceTooShortError(
+            f"gc grace {grace_s:g} s is negative; give a number of seconds >= 0", grace_s=grace_s, minimum_s=MIN_GRACE_S
+        )
+    if grace_s < MIN_GRACE_S and not force:
+        raise GraceTooShortError(
+            f"gc grace {grace_s:g} s is below the minimum of {MIN_GRACE_S:g} s. Publishes in flight are always safe, "
+            "but a run's uploads are protected only by their age until its publish starts: with a shorter grace, gc "
+            "removes the model files of runs still training and those runs then fail to publish. Use a grace longer "
+            "than your longest run, or pass --force (force=True) when no run is training",
+            grace_s=grace_s,
+            minimum_s=MIN_GRACE_S,
+        )
+
+
 def collect_garbage(
     store: str | os.PathLike[str] | Store | None = None,
     *,
     grace_s: float = DEFAULT_GRACE_S,
     dry_run: bool = False,
+    force: bool = False,
 ) -> GcReport:
     """Remove unreferenced blobs, manifests and stale temp objects older than ``grace_s`` seconds, and abort S3
     multipart uploads under the store started longer ago than that.
 
+    What is kept is :func:`modelver.maintenance.roots.gather_roots`: versions, publishes in flight, the step cache,
+    live runs. A removing gc holds a gc lease (:mod:`modelver.store.leases`) from before it gathers the roots
+    until its last removal, so a publish that starts meanwhile waits for it and then re-checks its objects.
+
     Args:
         store: the store (default: see ``modelver info``).
-        grace_s: objects modified less than this many seconds ago are kept (protects publishes in flight).
+        grace_s: objects modified less than this many seconds ago are kept (protects runs still training).
         dry_run: only report what would be removed.
+        force: accept a grace below :data:`~modelver.store.leases.MIN_GRACE_S` (see :func:`check_grace`).
 
     Returns:
         A :class:`GcReport`.
 
     Raises:
+        GraceTooShortError: ``grace_s`` is below the minimum and ``force`` is not set; nothing is removed.
         StoreError: a version is unreadable (nothing is removed), or the store cannot be listed or written.
+
+    Example:
+        >>> collect_garbage("memory://gc-doc", grace_s=3600.0).removed
+        ()
     """
+    check_grace(grace_s, force=force)
     opened = open_store(store)
-    keep = referenced_paths(opened)
+    if dry_run:
+        return _collect(opened, grace_s=grace_s, dry_run=True, lease_started=time.time())
+    with gc_lease(opened) as started:
+        return _collect(opened, grace_s=grace_s, dry_run=False, lease_started=started)
+
+
+def _collect(opened: Store, *, grace_s: float, dry_run: bool, lease_started: float) -> GcReport:
+    keep = gather_roots(opened, grace_s)
     try:
         found = opened.fs.find(opened.root, detail=True)
     except FileNotFoundError:
@@ -154,15 +184,20 @@ def collect_garbage(
     for path, info in sorted(found.items()):
         if info.get("type") == "directory" or path in keep or not _collectable(opened, path):
             continue
+        # A temp file or staging upload is a write in progress for seconds, not an object: even a forced gc keeps
+        # it for the minimum grace, or the writer's final link/move would fail.
+        floor = max(grace_s, MIN_GRACE_S) if _in_progress(opened, path) else grace_s
         mtime = info_mtime(info)
-        if mtime is None or now - mtime < grace_s:
+        if mtime is None or now - mtime < floor:
             young.append(path)
             continue
         if not dry_run:
+            if time.time() - lease_started > GC_LEASE_MAX_S / 2:
+                break  # publishers stop waiting for a lease this old: leave the rest to the next gc
             try:
                 # Re-read just before removing: a publish may have reused (and freshened) it meanwhile.
                 mtime = info_mtime(opened.fs.info(path))
-                if mtime is None or time.time() - mtime < grace_s:
+                if mtime is None or time.time() - mtime < floor:
                     young.append(path)
                     continue
                 opened.fs.rm_file(path)
@@ -172,6 +207,10 @@ def collect_garbage(
                 raise StoreError(f"cannot remove {path} from {opened.url}: {exc}") from exc
         removed.append(path)
         removed_bytes += int(info.get("size") or 0)
+    if not dry_run:
+        for path in stale_leases(opened):
+            with contextlib.suppress(FileNotFoundError):
+                opened.fs.rm_file(path)
     aborted = _abort_stale_multipart_uploads(opened, grace_s=grace_s, dry_run=dry_run)
     return GcReport(tuple(removed), removed_bytes, tuple(young), len(keep), dry_run, tuple(aborted))
 

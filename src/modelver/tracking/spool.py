@@ -32,7 +32,9 @@ from modelver.registry.resolution import VersionTag
 from modelver.registry.schemes import DEFAULT_BUMP, DEFAULT_SCHEME, MAX_CANDIDATES, candidate_versions
 from modelver.registry.verify import referenced_blobs
 from modelver.serde import canonical_json
+from modelver.store.leases import publish_lease
 from modelver.store.objects import Store
+from modelver.tracking.publish_check import ensure_referenced
 
 ENV_SPOOL = "MODELVER_SPOOL"
 ENTRY_SCHEMA = "modelver.spool/1"
@@ -166,18 +168,23 @@ def create_version_tag(
 
     Raises:
         VersionExistsError: the explicit ``version`` is taken.
-        StoreError: no free version after :data:`~modelver.registry.schemes.MAX_CANDIDATES` attempts.
+        StoreError: no free version after :data:`~modelver.registry.schemes.MAX_CANDIDATES` attempts, or an object
+            the manifest references is missing (removed by gc) and cannot be restored: nothing is published.
     """
 
-    for chosen in candidate_versions(store, name, requested=version, scheme=scheme, bump=bump, code=code):
-        tag = VersionTag(name, chosen, manifest, utc_now(), by, metrics=dict(metrics or {}))
-        try:
-            store.create_tag(name, chosen, tag.to_bytes())
-        except VersionExistsError:
-            if version is not None:
-                raise
-            continue
-        return tag
+    # Under a publish lease no gc removes what the manifest references; the re-check then finds it all in place
+    # (docs/security.md, "Garbage collection safety").
+    with publish_lease(store, manifest, name):
+        ensure_referenced(store, name, manifest)
+        for chosen in candidate_versions(store, name, requested=version, scheme=scheme, bump=bump, code=code):
+            tag = VersionTag(name, chosen, manifest, utc_now(), by, metrics=dict(metrics or {}))
+            try:
+                store.create_tag(name, chosen, tag.to_bytes())
+            except VersionExistsError:
+                if version is not None:
+                    raise
+                continue
+            return tag
     raise StoreError(f"could not find a free version of {name} after {MAX_CANDIDATES} attempts")
 
 
