@@ -1,0 +1,113 @@
+"""SIGTERM and SIGINT inside ``track()``: the run is recorded as interrupted, then the signal does what it would
+have done without modelver (real subprocesses, real signals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from modelver.store.objects import Store
+
+SCRIPT = """
+import signal, sys, time
+import modelver
+
+if sys.argv[1] == "user-handler":
+    def handler(signum, frame):
+        print("user handler ran", flush=True)
+        sys.exit(3)
+    signal.signal(signal.SIGTERM, handler)
+with modelver.track("long-run") as run:
+    run.log_metrics({"loss": 0.5}, step=1)
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def interrupt(tmp_path: Path, mode: str, signum: int) -> subprocess.CompletedProcess[str]:
+    """Start SCRIPT, wait until it is inside the block, send ``signum``, and return the finished process."""
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert proc.stdout is not None
+    assert "ready" == proc.stdout.readline().strip()
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "ready\n" + out, err)
+
+
+def records(store_dir: Path) -> list[dict[str, object]]:
+    """The run records in the test's store."""
+    return [json.loads(raw) for raw in Store(store_dir).list_runs()]
+
+
+def test_sigterm_records_the_run_and_keeps_the_default_exit(tmp_path: Path, store_dir: Path) -> None:
+    """Default SIGTERM action: the process still dies of SIGTERM (exit -15), after an interrupted-run record with
+    the signal and the resources so far; no version."""
+    done = interrupt(tmp_path, "default", signal.SIGTERM)
+    assert -signal.SIGTERM == done.returncode
+    [record] = records(store_dir)
+    assert ("interrupted", "SIGTERM", "long-run") == (record["status"], record["signal"], record["name"])
+    assert {"loss": 0.5} == record["manifest"]["metrics"]  # type: ignore[index]
+    assert record["manifest"]["resources"]["wall_time_s"] > 0  # type: ignore[index]
+    assert [] == Store(store_dir).list_versions("long-run")
+
+
+def test_sigterm_reaches_the_users_handler(tmp_path: Path, store_dir: Path) -> None:
+    """A handler installed before track() still runs after the record is written, and decides the exit code."""
+    done = interrupt(tmp_path, "user-handler", signal.SIGTERM)
+    assert 3 == done.returncode
+    assert "user handler ran" in done.stdout
+    assert ["interrupted"] == [r["status"] for r in records(store_dir)]
+
+
+def test_sigint_raises_keyboard_interrupt_once_recorded(tmp_path: Path, store_dir: Path) -> None:
+    """Ctrl-C: one interrupted record (not a second, failed one), then Python's KeyboardInterrupt as usual."""
+    done = interrupt(tmp_path, "default", signal.SIGINT)
+    assert "KeyboardInterrupt" in done.stderr
+    assert 0 != done.returncode
+    assert [("interrupted", "SIGINT")] == [(r["status"], r["signal"]) for r in records(store_dir)]
+
+
+def test_handlers_are_restored_after_the_block(store_dir: Path) -> None:
+    """Inside the block modelver's handler is installed; after it, the previous handler is back."""
+    import modelver
+
+    before = signal.getsignal(signal.SIGTERM)
+    with modelver.track("restored") as run:
+        inside = signal.getsignal(signal.SIGTERM)
+        run.log_metrics({"x": 1})
+    assert before != inside
+    assert before == signal.getsignal(signal.SIGTERM)
+
+
+def test_a_run_outside_the_main_thread_installs_no_handler(store_dir: Path) -> None:
+    """Handlers can only be installed from the main thread: a run in another thread leaves them alone."""
+    import threading
+
+    import modelver
+
+    before = signal.getsignal(signal.SIGTERM)
+    seen: list[object] = []
+
+    def work() -> None:
+        with modelver.track("threaded") as run:
+            seen.append(signal.getsignal(signal.SIGTERM))
+            run.log_metrics({"x": 1})
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert [before] == seen
+    assert before == signal.getsignal(signal.SIGTERM)
