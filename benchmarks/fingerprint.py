@@ -2,11 +2,12 @@
 
 Generates (once, under $BENCH_DIR or /tmp/modelver-bench-fingerprint) a directory of about 2 GB: a few big files
 and 20,000 small ones. Then prints, in one run, with the page cache warm:
-- our throughput as a ratio to a raw single-pass blake3 of the same bytes (goal >= 0.8),
+- our throughput as a ratio to a raw single-pass blake3 of the same bytes (goal >= 0.9, issue 20),
 - the ratio to hashlib MD5 (DVC's approach: one thread, one file at a time),
-- the time of a second, unchanged fingerprint (stat cache) as a ratio to the first (goal <= 0.02), the median of
-  five, next to its floor on this machine: one bare ``os.stat`` per file, which no correct cache can skip (a file's
-  content can change without its directory changing),
+- the time of a second, unchanged fingerprint (stat cache), the median of five, as a ratio to its floor on this
+  machine (goal <= 1.5, issue 20): a bare ``os.walk`` of the tree and one ``os.stat`` per file, which no correct
+  cache can skip (a file's content can change without its directory changing); and, for reference, to a bare
+  ``os.stat`` of a list of paths known in advance, and to the first pass,
 - the peak memory above the baseline (goal: < 200 MB whatever the file sizes).
 
 Run: ``.venv/bin/python benchmarks/fingerprint.py [--small N] [--big-mb N]``.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,6 +77,15 @@ def stat_floor(paths: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+def walk_stat_floor(root: Path) -> float:
+    """Seconds for a bare ``os.walk`` of ``root`` plus one ``os.stat`` per file: the floor of any stat cache."""
+    start = time.perf_counter()
+    for directory, _, names in os.walk(root):
+        for name in names:
+            os.stat(os.path.join(directory, name))
+    return time.perf_counter() - start
+
+
 def md5_pass(paths: list[Path]) -> float:
     """Seconds for DVC's way: hashlib MD5, one file at a time, one thread."""
     start = time.perf_counter()
@@ -124,11 +135,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["MODELVER_CACHE"] = cache
-        raw = raw_blake3(paths)
         md5 = md5_pass(paths)
-        start = time.perf_counter()
-        first = modelver.fingerprint(root, cache=False)
-        ours = time.perf_counter() - start
+        raws, passes = [], []
+        for _ in range(3):  # alternate, so both see the same machine load; the median of three of each
+            raws.append(raw_blake3(paths))
+            start = time.perf_counter()
+            first = modelver.fingerprint(root, cache=False)
+            passes.append(time.perf_counter() - start)
+        raw, ours = statistics.median(raws), statistics.median(passes)
         start = time.perf_counter()
         modelver.fingerprint(root)  # fills the stat cache (files are older than the racy window)
         filling = time.perf_counter() - start
@@ -140,6 +154,7 @@ def main() -> None:
             assert first.digest == second.digest
         cached = sorted(seconds)[2]
         floor = min(stat_floor(paths) for _ in range(3))
+        walk_floor = statistics.median(walk_stat_floor(root) for _ in range(5))
     peak = peak_above_baseline(root)
 
     gib = total / 2**30
@@ -148,10 +163,12 @@ def main() -> None:
     print(f"raw blake3 (mmap, all threads)    {raw:7.2f} s  {gib / raw:6.2f} GiB/s")
     print(f"hashlib md5 (DVC's way)           {md5:7.2f} s  {gib / md5:6.2f} GiB/s")
     print(f"modelver.fingerprint (no cache)   {ours:7.2f} s  {gib / ours:6.2f} GiB/s")
-    print(f"  ratio to raw blake3             {raw / ours:7.2f}   (goal >= 0.8)")
+    print(f"  ratio to raw blake3             {raw / ours:7.2f}   (goal >= 0.9)")
     print(f"  ratio to md5                    {md5 / ours:7.2f}   (x faster than DVC's approach)")
     print(f"first fingerprint filling cache   {filling:7.2f} s")
-    print(f"second, unchanged (stat cache)    {cached:7.3f} s  ratio {cached / ours:.3f} to the first (goal <= 0.02)")
+    print(f"second, unchanged (stat cache)    {cached:7.3f} s  {cached / walk_floor:.2f}x the floor (goal <= 1.5)")
+    print(f"  floor: os.walk + os.stat        {walk_floor:7.3f} s  (median of five)")
+    print(f"  ratio to the first pass         {cached / ours:7.3f}")
     print(f"  fastest of the five             {min(seconds):7.3f} s  ratio {min(seconds) / ours:.3f}")
     print(f"  floor: one os.stat per file     {floor:7.3f} s  ratio {floor / ours:.3f} to the first")
     print(f"peak RSS above baseline           {peak / 2**20:7.0f} MiB (goal < 200; a fresh process)")

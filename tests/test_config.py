@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from modelver.capture.config import TAG, EncodedConfig, decode_config, encode_config
+from modelver.capture.config import TAG, EncodedConfig, encode_config
+from modelver.capture.config_decode import decode_config
 from modelver.serde import canonical_json
 from strategies import Color, Layer, Optimizer, Permission, assert_config_equal, config_zoo, numpy_values
 
@@ -445,7 +446,8 @@ def test_numpy_is_not_imported_for_plain_configs() -> None:
     code = textwrap.dedent(
         """
         import sys, pathlib, datetime
-        from modelver.capture.config import decode_config, encode_config
+        from modelver.capture.config import encode_config
+        from modelver.capture.config_decode import decode_config
         value = encode_config({"a": (1, 2.5, float("nan")), "p": pathlib.Path("x"), "t": datetime.date.today()}).value
         decode_config(value)
         print("numpy" in sys.modules)

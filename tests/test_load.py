@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -65,14 +66,26 @@ def test_pickle_needs_opt_in_at_save_and_at_load() -> None:
     assert 3 == modelver.load("m@0.1.0", allow_pickle=True).value
 
 
+def _halve(x: Any) -> Any:
+    """A user's function, which neither skops nor modelver's vetted list trusts."""
+    return x / 2
+
+
 def test_skops_types_outside_the_default_trust_need_the_callers_list() -> None:
-    """A random forest holds sklearn.tree._tree.Tree, which skops does not trust by default."""
+    """A random forest's sklearn.tree._tree.Tree is on the vetted list and loads as is; a user's function inside a
+    pipeline is refused until the caller lists it."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
     x, y = load_iris(return_X_y=True)
     _publish("forest", RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y))
-    with pytest.raises(UnsafeFormatError, match=r"sklearn\.tree\._tree\.Tree"):
-        modelver.load("forest")
-    loaded = modelver.load("forest", trusted=["sklearn.tree._tree.Tree"])
-    assert 3 == len(loaded.estimators_)
+    assert 3 == len(modelver.load("forest").estimators_)
+    model = make_pipeline(FunctionTransformer(_halve), RandomForestClassifier(n_estimators=3, random_state=0))
+    _publish("halved", model.fit(x, y))
+    with pytest.raises(UnsafeFormatError, match=r"test_load\._halve"):
+        modelver.load("halved")
+    loaded = modelver.load("halved", trusted=["test_load._halve"])
+    assert model.predict(x).tolist() == loaded.predict(x).tolist()
 
 
 @pytest.mark.parametrize(

@@ -22,16 +22,11 @@ from hypothesis import strategies as st
 
 import modelver
 from helpers import run_python
-from modelver.steps.core import (
-    _load_output,
-    _store_output,
-    fingerprint_value,
-    output_fingerprints,
-    read_calls,
-    read_step_version,
-    step_cache_blobs,
-    step_version_blobs,
-)
+from modelver.steps.cache import step_cache_blobs
+from modelver.steps.calls import read_calls
+from modelver.steps.fingerprints import fingerprint_value, output_fingerprints
+from modelver.steps.outputs import _load_output, _store_output
+from modelver.steps.step_versions import read_step_version, step_version_blobs
 from modelver.store.objects import Store
 
 HELPERS = '''\
@@ -571,9 +566,9 @@ def test_the_parts_of_a_returned_tuple_link_the_next_step(store_dir: Path) -> No
     by_step = {(u.kind, u.ref, u.role) for u in modelver.used_by(split_step.step_version)}
     assert {
         ("version", "tuple-pipe@0.1.0", "step split"),
-        ("version", "tuple-pipe@0.1.0", "step fit input 'train' ← split[0]"),
+        ("version", "tuple-pipe@0.1.0", "step fit input 'train' ← step split in tuple-pipe@0.1.0"),
         ("version", "tuple-pipe@0.1.1", "step split"),
-        ("version", "tuple-pipe@0.1.1", "step fit input 'train' ← split[0]"),
+        ("version", "tuple-pipe@0.1.1", "step fit input 'train' ← step split in tuple-pipe@0.1.0"),
         ("step", "fit", "input 'train' ← split[0]"),
     } == by_step
 

@@ -60,6 +60,7 @@ def test_lineage_json_wires_steps_by_digest(pipeline: modelver.ModelVersion) -> 
     shown = json.loads(out.stdout)
     assert ["load-rows", "center", "fit"] == [s["name"] for s in shown["steps"]]
     keys = {"name", "step_version", "code", "inputs", "output", "outputs", "cached", "started_at", "duration_s"}
+    keys.add("values")  # the small scalar arguments, shown on the lineage graph's value nodes
     assert [keys] * 3 == [set(s) for s in shown["steps"]]
     lr = shown["steps"][2]["inputs"]["lr"]
     assert [
@@ -141,14 +142,26 @@ def test_explain_of_an_unknown_step_is_one_error_line() -> None:
 
 
 def test_used_by_a_data_digest_and_a_reference(pipeline: modelver.ModelVersion, tmp_path: Path) -> None:
-    """used-by lists the version and the step that read the data; used-by REF lists a run that loaded it."""
+    """used-by lists the version and the step that read the data, then (from the index, transitively) the steps
+    that consumed load-rows' and center's outputs; used-by REF lists a run that loaded it."""
     digest = pipeline.manifest.data["rows"].digest
     out = json.loads(cli("used-by", digest, "--json").stdout)
     assert [
-        {"kind": "version", "ref": "piped@0.1.0", "digest": pipeline.digest, "role": "data 'rows'"},
-        {"kind": "version", "ref": "piped@0.1.0", "digest": pipeline.digest, "role": "step load-rows input 'path'"},
+        {"kind": "version", "ref": "piped@0.1.0", "digest": pipeline.digest, "role": role}
+        for role in (
+            "data 'rows'",
+            "step load-rows input 'path'",
+            "step center input 'rows' ← step load-rows in piped@0.1.0",
+            "step fit input 'rows' ← step load-rows in piped@0.1.0",
+            "step fit input 'centered' ← step center in piped@0.1.0",
+        )
     ] == [u for u in out if u["kind"] == "version"]
-    assert ["load-rows"] == [u["ref"] for u in out if u["kind"] == "step"]
+    assert [
+        ("center", "input 'rows' ← step load-rows in piped@0.1.0"),
+        ("fit", "input 'centered' ← step center in piped@0.1.0"),
+        ("fit", "input 'rows' ← step load-rows in piped@0.1.0"),
+        ("load-rows", "input 'path'"),
+    ] == sorted((u["ref"], u["role"]) for u in out if u["kind"] == "step")
     with modelver.track("consumer") as run:
         modelver.load("piped")
         run.save_model({"from": "piped"})

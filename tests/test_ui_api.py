@@ -135,16 +135,25 @@ class Served:
         assert 200 == status, text
         return json.loads(text)
 
-    def post_json(self, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
-        """POST a JSON object; ``(status, parsed body)``."""
-        status, _, text = self.request(
-            path, method="POST", body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-        )
+    def post_json(self, path: str, payload: dict[str, Any], *, client_header: bool = True) -> tuple[int, Any]:
+        """POST a JSON object, as an API client (with the X-Modelver-Client header) unless told not to;
+        ``(status, parsed body)``."""
+        headers = {"Content-Type": "application/json", **({"X-Modelver-Client": "tests"} if client_header else {})}
+        status, _, text = self.request(path, method="POST", body=json.dumps(payload).encode(), headers=headers)
         return status, json.loads(text)
 
-    def post_form(self, path: str, fields: dict[str, str], headers: dict[str, str] | None = None) -> tuple[int, str]:
-        """POST an HTML form; ``(status, Location or body)``."""
-        body = urllib.parse.urlencode(fields).encode()
+    def csrf_token(self) -> str | None:
+        """The CSRF token the UI writes into its own forms (``None`` from a read-only UI, which has no forms)."""
+        found = re.search(r'name="csrf_token" value="([^"]+)"', self.get("/version/churn@0.1.2")[1])
+        return found.group(1) if found else None
+
+    def post_form(
+        self, path: str, fields: dict[str, str], headers: dict[str, str] | None = None, *, token: bool = True
+    ) -> tuple[int, str]:
+        """POST an HTML form, with the token from the UI's own page unless told not to; ``(status, Location or
+        body)``."""
+        sent = self.csrf_token() if token else None
+        body = urllib.parse.urlencode({**fields, **({"csrf_token": sent} if sent else {})}).encode()
         all_headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         status, response_headers, text = self.request(path, method="POST", body=body, headers=all_headers)
         return status, response_headers.get("location", text)
@@ -389,7 +398,7 @@ def test_lineage_links_data_steps_values_and_the_version(ui: Served) -> None:
     assert {
         ("train", "train.featurize", "raw"),
         ("train.featurize", "train.fit", "features"),
-        ("lr", "train.fit", "lr"),
+        ("lr = 0.3", "train.fit", "lr"),
         ("train.fit", "churn@0.1.2", ""),
     } == edges
     layer = {labels[n["id"]]: n["layer"] for n in data["nodes"]}

@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+import stat
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import modelver
 from test_ui_api import build_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,9 +125,12 @@ def test_open_a_name_then_a_version(browser_page: Any, base_url: str) -> None:
     page.locator('tr[data-version="0.1.2"]').get_by_role("link", name="0.1.2").click()
     page.wait_for_url(re.compile(r"/version/churn@0\.1\.2$"))
     assert page.locator("h1").inner_text().startswith("churn@0.1.2")
+    assert not page.locator("pre.diff .add", has_text="+# tuned for the holdout set").is_visible()  # collapsed
+    page.locator("details.code-diff > summary").click()
     assert page.locator("pre.diff .add", has_text="+# tuned for the holdout set").is_visible()
     assert page.locator('code.value[data-key="lr"]').inner_text() == "0.3"
     assert page.locator('figure[data-resource="memory (MiB)"] svg').is_visible()
+    page.locator("details.packages > summary").click()
     total = page.locator("#packages tbody tr").count()
     page.get_by_label("search packages").fill("attrs")
     shown = page.locator("#packages tbody tr:visible").all_inner_texts()
@@ -152,6 +160,36 @@ def test_compare_two_versions_highlights_the_changed_config_value(browser_page: 
     screenshot(page, "compare")
 
 
+def test_search_filters_sorts_columns_and_compare_draws_parallel_coordinates(browser_page: Any, base_url: str) -> None:
+    """From a name's page: a bad filter shows the caret message; a good one with a metric column lists the matches;
+    clicking the column sorts by it; the compare page draws one parallel-coordinates line per version."""
+    page = browser_page
+    page.goto(base_url + "/name/churn")
+    page.get_by_role("link", name="filter, columns and sort").click()
+    page.wait_for_url(re.compile(r"/search\?name=churn$"))
+    page.get_by_label("filter").fill("metrics.accuracy >> 0.9")
+    page.get_by_role("button", name="search").click()
+    assert "^" == page.locator("pre.caret").inner_text().strip().splitlines()[-1].strip()
+    page.get_by_label("filter").fill("config.optimizer.lr >= 0.2")
+    page.get_by_label("add a column").fill("metrics.loss")
+    page.get_by_role("button", name="search").click()
+    page.locator("table.versions").wait_for()
+    assert ["churn@0.1.2", "churn@0.1.1"] == page.locator("table.versions tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.ref)"
+    )
+    page.get_by_role("link", name="metrics.loss").click()  # descending first
+    page.get_by_role("link", name="metrics.loss").click()  # then ascending: lowest loss (0.1.2) first
+    page.wait_for_url(re.compile(r"dir=asc"))
+    assert ["churn@0.1.2", "churn@0.1.1"] == page.locator("table.versions tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.ref)"
+    )
+    page.goto(base_url + "/compare?ref=churn@0.1.0&ref=churn@0.1.1&ref=churn@0.1.2")
+    lines = page.locator("svg.parallel polyline.pc-line")
+    assert 3 == lines.count()
+    assert "none" == lines.first.evaluate("el => getComputedStyle(el).fill")  # ui.css reached the SVG
+    screenshot(page, "search")
+
+
 def test_lineage_graph_shows_the_steps_and_links_them(browser_page: Any, base_url: str) -> None:
     """The lineage page of 0.1.2 draws both step nodes; clicking one jumps to its row in the step table."""
     page = browser_page
@@ -175,3 +213,104 @@ def test_an_unknown_version_is_a_page_not_a_traceback(browser_page: Any, base_ur
     assert 404 == response.status
     assert "nearest versions: 0.1.0, 0.1.1, 0.1.2" in page.locator(".error-page").inner_text()
     screenshot(page, "error")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Another origin: it may neither frame the UI nor post to it
+
+
+@pytest.fixture(scope="module")
+def writable_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly published store whose files the UI may change (objects are stored read-only)."""
+    store = build_registry(tmp_path_factory.mktemp("ui-browser-write"))
+    for path in store.rglob("*"):
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return store
+
+
+@pytest.fixture(scope="module")
+def writable_url(writable_store: Path) -> Iterator[str]:
+    """``modelver ui --allow-write --port 0`` over its own store, as a real process; its URL."""
+    command = [sys.executable, "-m", "modelver.cli", "--store", str(writable_store), "ui", "--port", "0"]
+    process = subprocess.Popen([*command, "--allow-write"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    match = re.match(r"modelver ui: (http://127\.0\.0\.1:\d+)/", process.stdout.readline())
+    if match is None:
+        process.kill()
+        _, err = process.communicate(timeout=30)
+        pytest.fail(f"modelver ui --allow-write did not start: {err}")
+    yield match.group(1)
+    process.terminate()
+    process.communicate(timeout=30)
+
+
+# The attacker's pages: one frames the UI's version page, one posts a promote form to it as soon as it loads.
+FRAMING_PAGE = '<!doctype html><title>framing</title><iframe src="{ui}/version/churn@0.1.0" width=900 height=600>'
+POSTING_PAGE = """<!doctype html><title>posting</title>
+<form method="post" action="{ui}/action/promote">
+<input name="ref" value="churn@0.1.0"><input name="alias" value="production"><input name="by" value="mallory">
+</form><script>document.forms[0].submit()</script>"""
+
+
+@pytest.fixture(scope="module")
+def attacker_url(writable_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Another origin (a plain HTTP server on another port, as a real process) serving the attacker's pages."""
+    site = tmp_path_factory.mktemp("attacker")
+    (site / "frame.html").write_text(FRAMING_PAGE.format(ui=writable_url))
+    (site / "post.html").write_text(POSTING_PAGE.format(ui=writable_url))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://localhost:{port}"  # another host name and port than the UI: another origin
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/frame.html", timeout=5):
+                break
+        except OSError:
+            assert time.monotonic() < deadline, "the attacker's server did not start in 30 s"
+            time.sleep(0.05)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_another_origin_cannot_frame_the_ui(browser_page: Any, writable_url: str, attacker_url: str) -> None:
+    """A page on another origin that frames the UI (to make the user click its Promote button: clickjacking) gets
+    an empty, refused frame: the UI's page never renders in it, while the same page opened directly does."""
+    page = browser_page
+    page.goto(attacker_url + "/frame.html")
+    page.wait_for_load_state("load")
+    framed = [frame for frame in page.frames if frame != page.main_frame]
+
+    assert 1 == len(framed)
+    assert [] == framed[0].locator("form").all()
+    assert 0 == framed[0].locator("text=churn@0.1.0").count()
+    page.goto(writable_url + "/version/churn@0.1.0")
+    assert 2 == page.locator('form[method="post"]').count()
+
+
+def test_another_origin_cannot_post_to_the_ui(
+    browser_page: Any, writable_url: str, attacker_url: str, writable_store: Path
+) -> None:
+    """A page on another origin that posts a promote form to the UI is refused with 403 and nothing is written;
+    the same promote from the UI's own page goes through."""
+    page = browser_page
+    before = modelver.history("churn", store=writable_store)
+    with page.expect_response(lambda response: response.url.endswith("/action/promote")) as posted:
+        page.goto(attacker_url + "/post.html")
+    refused = posted.value.status
+    unchanged = before == modelver.history("churn", store=writable_store)
+
+    page.goto(writable_url + "/version/churn@0.1.0")
+    actions = page.locator("#actions form").first
+    actions.get_by_label("alias").fill("canary")
+    actions.get_by_label("by").fill("dana")
+    actions.get_by_role("button", name="Promote").click()
+    page.wait_for_url(re.compile(r"/version/churn@0\.1\.0$"))
+    event = modelver.history("churn", alias="canary", store=writable_store)[-1]
+
+    assert (403, True) == (refused, unchanged)
+    assert ("promote", "0.1.0", "dana") == (event.kind, event.version, event.by)

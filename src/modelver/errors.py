@@ -10,14 +10,21 @@ from __future__ import annotations
 __all__ = [
     "CaptureError",
     "CaptureWarning",
+    "CheckpointIncompleteError",
+    "ConfigClassWarning",
     "EnvironmentMismatchError",
     "EnvironmentMismatchWarning",
     "FormatError",
+    "GraceTooShortError",
     "IntegrityError",
+    "InvalidLabelError",
+    "InvalidQueryError",
     "InvalidReferenceError",
     "InvalidStepError",
+    "JobIdError",
     "MissingDependencyError",
     "ModelverError",
+    "PolicyError",
     "ProtectedAliasError",
     "ReproduceError",
     "StoreError",
@@ -42,6 +49,36 @@ class InvalidReferenceError(ModelverError, ValueError):
     def __init__(self, message: str, *, reference: str = "") -> None:
         super().__init__(message)
         self.reference = reference
+
+
+class InvalidLabelError(ModelverError, ValueError):
+    """A label key or value, or a description, is not acceptable (the message says which rule it breaks).
+
+    Attributes:
+        key: the offending label key (empty for a description).
+    """
+
+    def __init__(self, message: str, *, key: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class InvalidQueryError(ModelverError, ValueError):
+    """A search filter or ``order_by`` term is malformed (see docs/search.md for the grammar).
+
+    Attributes:
+        query: the text that was parsed.
+        column: 0-based offset of the mistake in ``query``.
+    """
+
+    def __init__(self, message: str, *, query: str = "", column: int = 0) -> None:
+        super().__init__(message)
+        self.query = query
+        self.column = column
+
+    def caret(self) -> str:
+        """The query and a caret under the mistake, on two lines (what the CLI prints)."""
+        return f"{self.query}\n{' ' * self.column}^"
 
 
 class InvalidStepError(ModelverError, TypeError):
@@ -79,8 +116,8 @@ class VersionExistsError(ModelverError, FileExistsError):
         self.version = version
 
 
-class IntegrityError(ModelverError):
-    """Bytes read from a store do not match the digest they are stored under.
+class IntegrityError(ModelverError, ValueError):
+    """Bytes read from a store do not match the digest they are stored under (a ``ValueError``: the data is bad).
 
     Attributes:
         digest: the expected digest.
@@ -95,8 +132,11 @@ class IntegrityError(ModelverError):
         self.location = location
 
 
-class UnsafeFormatError(ModelverError):
-    """Saving or loading would need an unsafe format (pickle) or untrusted types and the caller did not opt in."""
+class UnsafeFormatError(ModelverError, ValueError):
+    """Saving or loading would need an unsafe format (pickle) or untrusted types and the caller did not opt in.
+
+    A ``ValueError``, as skops' ``UntrustedTypesFoundException`` is.
+    """
 
 
 class FormatError(ModelverError, ValueError):
@@ -145,7 +185,7 @@ class StoreError(ModelverError, OSError):
     """A store cannot be used: unreachable, not a modelver store, or lacking a create-if-absent primitive."""
 
 
-class CaptureError(ModelverError):
+class CaptureError(ModelverError, RuntimeError):
     """A capture failed and the run is in strict mode (otherwise capture failures are only warnings)."""
 
 
@@ -165,9 +205,82 @@ class ProtectedAliasError(ModelverError, PermissionError):
         self.protected_by = protected_by
 
 
+class PolicyError(ModelverError, PermissionError):
+    """A promotion the alias's approval policy does not allow yet (too few approvals of that exact digest).
+
+    Attributes:
+        name: the model name.
+        alias: the guarded alias.
+        digest: the manifest digest the promotion would point the alias at.
+        required: how many distinct approvers the policy requires.
+        approved_by: the approvers that count for that digest now, sorted.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str = "",
+        alias: str = "",
+        digest: str = "",
+        required: int = 0,
+        approved_by: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.alias = alias
+        self.digest = digest
+        self.required = required
+        self.approved_by = approved_by
+
+
 class YankedVersionWarning(UserWarning):
     """A yanked version was resolved by an exact version, alias or digest: it loads, but was withdrawn."""
 
 
 class CaptureWarning(UserWarning):
     """A part of a run could not be captured; the run goes on and the failure is kept in ``capture_errors``."""
+
+
+class ConfigClassWarning(UserWarning):
+    """A recorded config names a class (dataclass, attrs, pydantic, enum, OmegaConf) that cannot be found here, so
+    ``ModelVersion.config()`` returns it as plain nested data (``config(plain=True)``) instead of rebuilding it."""
+
+
+class JobIdError(ModelverError, ValueError):
+    """The processes of a distributed job cannot agree on a job id without one being given.
+
+    Attributes:
+        launcher: the launcher that was detected (``"torchrun"``, ``"mpi"``, ...).
+    """
+
+    def __init__(self, message: str, *, launcher: str = "") -> None:
+        super().__init__(message)
+        self.launcher = launcher
+
+
+class GraceTooShortError(ModelverError, ValueError):
+    """``gc`` was asked for a grace period below the smallest it allows without ``force``.
+
+    Attributes:
+        grace_s: the grace period asked for, in seconds.
+        minimum_s: the smallest grace allowed without ``force``, in seconds.
+    """
+
+    def __init__(self, message: str, *, grace_s: float = 0.0, minimum_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.grace_s = grace_s
+        self.minimum_s = minimum_s
+
+
+class CheckpointIncompleteError(ModelverError, TimeoutError):
+    """Rank 0 saved its part of a sharded checkpoint step, but other ranks' parts did not arrive in time, so the
+    step was not recorded as one checkpoint.
+
+    Attributes:
+        step: the training step of the checkpoint.
+    """
+
+    def __init__(self, message: str, *, step: int = 0) -> None:
+        super().__init__(message)
+        self.step = step

@@ -11,9 +11,13 @@ its release) without a byte copied. :func:`modelver.get` fills both in when it r
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from modelver.errors import InvalidLabelError
 
 __all__ = [
     "SCHEMA",
@@ -22,13 +26,23 @@ __all__ = [
     "CodeFacet",
     "CreatedBy",
     "DataEntry",
+    "DistributedFacet",
+    "DistributionCopy",
     "EditableInstall",
     "EnvironmentFacet",
     "GitInfo",
     "Lineage",
     "Manifest",
+    "NodeSummary",
+    "RankSummary",
+    "Redaction",
     "ResourcesFacet",
+    "Segment",
     "StepRecord",
+    "check_description",
+    "check_label_key",
+    "check_label_value",
+    "check_labels",
 ]
 
 SCHEMA = "modelver.manifest/1"
@@ -61,6 +75,21 @@ class CreatedBy:
 
 
 @attrs.frozen
+class Redaction:
+    """A file kept out of a version because a secret was found in it (docs/security.md).
+
+    Attributes:
+        detectors: what found it: detect-secrets plugin names (``"PrivateKeyDetector"``, ``"KeywordDetector"``,
+            ``"OpenAIDetector"``...), ``"secret-patterns[i]"`` for a pattern of the user's, or
+            ``"not-scanned"`` when detect-secrets is not installed and nothing could be scanned.
+        digest: the digest of the content, which is *not* stored: a copy can be recognised, never read back.
+    """
+
+    detectors: tuple[str, ...]
+    digest: str | None = None
+
+
+@attrs.frozen
 class GitInfo:
     """The state of the git repository that held the entrypoint when the run started.
 
@@ -78,6 +107,8 @@ class GitInfo:
             their target text, as git stores them.
         shallow: whether the clone is shallow.
         root: absolute path of the working tree on the capturing machine.
+        redacted: untracked files whose content was scanned and withheld (their ``untracked`` value is ``None``),
+            with what found a secret in them and the digest of what was not stored.
     """
 
     commit: str
@@ -89,6 +120,7 @@ class GitInfo:
     untracked: dict[str, str | None] = attrs.field(factory=dict)
     shallow: bool = False
     root: str | None = None
+    redacted: dict[str, Redaction] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -104,6 +136,7 @@ class CodeFacet:
             entrypoint and the local modules it imported (or, in a notebook, of the executed cells).
         root: absolute directory the ``sources`` paths are relative to.
         errors: messages of the captures that failed for this facet.
+        redacted: snapshot sources withheld because a secret was found in them (not in ``sources``).
     """
 
     git: GitInfo | None = None
@@ -112,6 +145,7 @@ class CodeFacet:
     sources: dict[str, str] = attrs.field(factory=dict)
     root: str | None = None
     errors: tuple[str, ...] = ()
+    redacted: dict[str, Redaction] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -119,6 +153,21 @@ class EditableInstall:
     """An editable (development) install, from its PEP 610 ``direct_url.json``: the source URL it points at."""
 
     url: str
+
+
+@attrs.frozen
+class DistributionCopy:
+    """One of several copies of a distribution found on ``sys.path`` (a stale ``.dist-info`` left behind, say).
+
+    Attributes:
+        version: the version that copy's metadata declares.
+        location: the ``sys.path`` directory that holds its ``.dist-info``.
+        imported: whether this is the copy whose files ``import`` finds (the version recorded in ``packages``).
+    """
+
+    version: str
+    location: str
+    imported: bool = False
 
 
 @attrs.frozen
@@ -133,6 +182,8 @@ class EnvironmentFacet:
             ``import`` would find first on ``sys.path``.
         editable: canonical names of editable installs to where their source lives (PEP 610).
         errors: messages of the captures that failed for this facet.
+        duplicates: canonical names found more than once on ``sys.path`` to every copy, in ``sys.path`` order;
+            ``packages`` records the copy whose files ``import`` finds (the first when none can be told).
     """
 
     python: str = ""
@@ -141,6 +192,7 @@ class EnvironmentFacet:
     packages: dict[str, str] = attrs.field(factory=dict)
     editable: dict[str, EditableInstall] = attrs.field(factory=dict)
     errors: tuple[str, ...] = ()
+    duplicates: dict[str, tuple[DistributionCopy, ...]] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -203,6 +255,82 @@ class ResourcesFacet:
 
 
 @attrs.frozen
+class RankSummary:
+    """What one rank of a distributed job recorded (``distributed.ranks`` of the manifest).
+
+    Attributes:
+        rank: the global rank (0 publishes the version).
+        node: the node (group) rank the process ran on.
+        host: the host name.
+        outcome: ``"finished"``, ``"failed"``, ``"interrupted"`` or ``"missing"`` (no report within the timeout).
+        resources: the rank's own resources (CPU seconds, peak memory incl. children, GPUs).
+        code_digest: digest of the rank's code state (git commit, diff, sources; machine paths left out).
+        environment_digest: digest of the rank's interpreter and installed packages.
+        metrics: the last value of each metric the rank logged (rank 0's also are the version's ``metrics``).
+    """
+
+    rank: int
+    node: int = 0
+    host: str = ""
+    outcome: str = "finished"
+    resources: ResourcesFacet = attrs.field(factory=ResourcesFacet)
+    code_digest: str = ""
+    environment_digest: str = ""
+    metrics: dict[str, float | int | None] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class NodeSummary:
+    """The ranks of one node of a distributed job and their summed resources.
+
+    Attributes:
+        node: the node (group) rank.
+        hosts: host names seen on the node.
+        ranks: global ranks that ran there.
+        cpu_time_s: summed CPU seconds of those ranks.
+        peak_rss_bytes: summed peak memory of those ranks in bytes (an upper bound of the node's peak).
+    """
+
+    node: int
+    hosts: tuple[str, ...] = ()
+    ranks: tuple[int, ...] = ()
+    cpu_time_s: float = 0.0
+    peak_rss_bytes: int = 0
+
+
+@attrs.frozen
+class DistributedFacet:
+    """How a multi-process job made its one version (``distributed`` in the manifest; ``None`` for one process).
+
+    Attributes:
+        launcher: ``"torchrun"``, ``"accelerate"``, ``"deepspeed"``, ``"slurm"``, ``"mpi"``, ``"ray"``, ``"env"``
+            (``RANK``/``WORLD_SIZE`` without a known launcher) or ``"explicit"``.
+        job_id: the id every rank of the job shared (docs/distributed.md says where it comes from).
+        world_size: the number of ranks.
+        nodes: the number of nodes the ranks ran on.
+        reported: the ranks whose report rank 0 read (all of them, for a published version).
+        mismatched: ranks whose code or environment digest differs from rank 0's.
+        ranks: one summary per reported rank, by rank.
+        per_node: one summary per node, by node rank.
+        cpu_time_s: total CPU seconds over all ranks.
+        peak_rss_bytes: the sum of the ranks' peak memory in bytes.
+        wall_time_s: the longest wall time of a rank in seconds.
+    """
+
+    launcher: str
+    job_id: str
+    world_size: int
+    nodes: int = 1
+    reported: tuple[int, ...] = ()
+    mismatched: tuple[int, ...] = ()
+    ranks: tuple[RankSummary, ...] = ()
+    per_node: tuple[NodeSummary, ...] = ()
+    cpu_time_s: float = 0.0
+    peak_rss_bytes: int = 0
+    wall_time_s: float = 0.0
+
+
+@attrs.frozen
 class ArtifactEntry:
     """One stored file of a version.
 
@@ -244,6 +372,9 @@ class StepRecord:
         cached: whether the stored output of an earlier call was returned without running the function.
         started_at: RFC 3339 UTC time the call started.
         duration_s: wall-clock seconds the call took (for a cached call: the time to load the stored output).
+        values: argument name to the value passed, as JSON text, for small scalar arguments (``None``, booleans,
+            numbers, strings up to 200 characters) whose names do not look secret; URLs lose their credentials.
+            What the lineage graph prints on a value node. Empty in manifests written before this field existed.
     """
 
     name: str
@@ -255,6 +386,7 @@ class StepRecord:
     cached: bool = False
     started_at: str = ""
     duration_s: float = 0.0
+    values: dict[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -268,6 +400,25 @@ class Lineage:
 
     steps: tuple[StepRecord, ...] = ()
     inputs: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Segment:
+    """An earlier segment of a resumed run: the run that was interrupted, and how far it got.
+
+    Attributes:
+        run_id: the interrupted run's id (its record stays in ``modelver runs``).
+        outcome: ``"interrupted"``.
+        signal: the signal that ended it (``"SIGTERM"``), or ``""``.
+        checkpoint_step: the step of its last checkpoint, or ``None``.
+        resources: the resources it used.
+    """
+
+    run_id: str
+    outcome: str = "interrupted"
+    signal: str = ""
+    checkpoint_step: int | None = None
+    resources: ResourcesFacet = attrs.field(factory=ResourcesFacet)
 
 
 @attrs.frozen
@@ -291,6 +442,18 @@ class Manifest:
         artifacts: relative POSIX path to stored file.
         lineage: what the version was built from.
         capture_errors: every capture that failed, across facets.
+        distributed: how the ranks of a multi-process job made this version, or ``None`` for one process (added
+            in the issue-15 release; manifests written before it load with ``None``).
+        segments: the earlier, interrupted segments of a run continued with ``track(resume=True)``, oldest first
+            (``resources`` then sums every segment); empty otherwise.
+        labels: key=value metadata given to ``track(labels=...)`` (docs/search.md); label events written later
+            override it per key. Manifests written before labels existed load with ``{}``.
+        description: the text given to ``track(description=...)``; ``""`` when none (and in older manifests).
+
+    Example:
+        >>> manifest = modelver.get("churn@1.2.0").manifest  # doctest: +SKIP
+        >>> manifest.metrics, manifest.data["train"].uri  # doctest: +SKIP
+        ({'accuracy': 0.93}, '/data/churn/train.csv')
     """
 
     name: str
@@ -310,3 +473,78 @@ class Manifest:
     artifacts: dict[str, ArtifactEntry] = attrs.field(factory=dict)
     lineage: Lineage = attrs.field(factory=Lineage)
     capture_errors: tuple[CaptureErrorRecord, ...] = ()
+    distributed: DistributedFacet | None = None
+    segments: tuple[Segment, ...] = ()
+    labels: dict[str, str] = attrs.field(factory=dict)
+    description: str = ""
+
+
+#: Label keys: letters, digits, ``_``, ``.``, ``-``, starting with a letter or digit, at most 128 characters.
+LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+#: The longest label value and description, in characters.
+MAX_LABEL_VALUE = 1000
+MAX_DESCRIPTION = 10_000
+
+
+def check_label_key(key: object) -> str:
+    """``key`` if it is a valid label key.
+
+    Raises:
+        InvalidLabelError: it is not.
+    """
+    if not isinstance(key, str) or not LABEL_KEY.fullmatch(key):
+        raise InvalidLabelError(
+            f"label key {key!r} is not allowed: use letters, digits, '_', '.', '-' (starting with a letter or digit, "
+            "at most 128 characters), e.g. team or data.source",
+            key=str(key),
+        )
+    return key
+
+
+def check_label_value(key: str, value: object) -> str:
+    """``value`` if it is a valid value for label ``key`` (printable text of at most 1,000 characters).
+
+    Raises:
+        InvalidLabelError: it is not.
+    """
+    if not isinstance(value, str) or len(value) > MAX_LABEL_VALUE or not value.isprintable():
+        raise InvalidLabelError(
+            f"the value of label {key!r} must be printable text of at most {MAX_LABEL_VALUE} characters, got "
+            f"{value!r}; convert numbers to text (labels are strings)",
+            key=key,
+        )
+    return value
+
+
+def check_description(text: object) -> str:
+    """``text`` if it is a valid description (text of at most 10,000 characters).
+
+    Raises:
+        InvalidLabelError: it is not.
+    """
+    if not isinstance(text, str) or len(text) > MAX_DESCRIPTION:
+        raise InvalidLabelError(f"a description is text of at most {MAX_DESCRIPTION} characters, got {type(text)}")
+    return text
+
+
+def check_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
+    """``labels`` checked key by key (:func:`check_label_key`, :func:`check_label_value`), as a new dict.
+
+    Args:
+        labels: key to value, or ``None`` for none.
+
+    Returns:
+        The labels, in the given order.
+
+    Raises:
+        InvalidLabelError: a key or value breaks the rules, or ``labels`` is not a mapping.
+
+    Example:
+        >>> check_labels({"team": "risk"})
+        {'team': 'risk'}
+    """
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise InvalidLabelError(f"labels must be a mapping of key to text, e.g. {{'team': 'risk'}}, got {labels!r}")
+    return {check_label_key(k): check_label_value(k, v) for k, v in labels.items()}

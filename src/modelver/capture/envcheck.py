@@ -11,14 +11,21 @@ every difference in one :class:`~modelver.errors.EnvironmentMismatchWarning`, or
 from __future__ import annotations
 
 import platform
+import re
 import warnings
 from collections.abc import Iterable
 from importlib import metadata
 
-from packaging.utils import canonicalize_name
-
 from modelver.errors import EnvironmentMismatchError, EnvironmentMismatchWarning
 from modelver.manifest import EnvironmentFacet
+
+
+def _canonical(name: str) -> str:
+    """PEP 503's normal form of a distribution name, as ``packaging.utils.canonicalize_name`` gives it.
+
+    Spelled out here: importing ``packaging.utils`` imports ``packaging.tags`` and more, on every serving load.
+    """
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def installed_version(distribution: str) -> str | None:
@@ -69,7 +76,7 @@ def environment_differences(
         running = python or platform.python_version()
         if _minor(recorded.python) != _minor(running):
             differences.append(f"python: recorded {recorded.python}, running {running}")
-    for name in sorted({canonicalize_name(r) for r in requires}):
+    for name in sorted({_canonical(r) for r in requires}):
         want = recorded.packages.get(name)
         if want is None:
             continue

@@ -14,20 +14,32 @@ import click
 from rich.table import Table
 
 from modelver.capture.envcheck import requirements_text
+from modelver.capture.redactions import redactions
+from modelver.catalog.labels import version_labels
+from modelver.cli import approvals as approval_commands
+from modelver.cli import card as card_commands
 from modelver.cli import data as data_commands
+from modelver.cli import deployments as deployment_commands
+from modelver.cli import download as download_commands
+from modelver.cli import hooks as hook_commands
 from modelver.cli import registry as registry_commands
 from modelver.cli import reproduce as reproduce_commands
+from modelver.cli import retention as retention_commands
+from modelver.cli import runs as runs_commands
+from modelver.cli import search as search_commands
 from modelver.cli import steps as steps_commands
 from modelver.cli import store as store_commands
 from modelver.cli import ui as ui_commands
 from modelver.cli.common import console, print_json
 from modelver.errors import ModelverError
+from modelver.registry.approvals import approvals
+from modelver.registry.deployments import deployments
 from modelver.registry.model_version import get
 from modelver.registry.verify import verify, verify_all
 from modelver.serde import to_json_dict
 from modelver.settings import ENV_DEBUG, choose_store
 from modelver.store.location import open_store
-from modelver.units import human_bytes
+from modelver.units import format_metric, human_bytes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,8 +81,10 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool, requiremen
     if requirements:
         click.echo(requirements_text(m.environment, ref=version.ref), nl=False)
         return
+    labels, description = version_labels(version.name, version.version, m, store=version.store)
     if as_json:
-        print_json(to_json_dict(m))
+        # labels and description as they are now: the manifest's, then the label events (docs/search.md).
+        print_json({**to_json_dict(m), "labels": labels, "description": description})
         return
     if show_diff:
         diff = version.code_diff()
@@ -78,6 +92,11 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool, requiremen
         return
     console.print(f"[bold]{version.ref}[/bold]  {version.digest}")
     console.print(f"published {version.published_at} by {version.published_by.user}@{version.published_by.host}")
+    if description:
+        console.print(f"about      {description}", markup=False)
+    for label_key, label_value in labels.items():
+        edited = "" if m.labels.get(label_key) == label_value else " (label event)"
+        console.print(f"label      {label_key} = {label_value}{edited}", markup=False)
     git = m.code.git
     if git is not None:
         state = "dirty" if git.dirty else "clean"
@@ -99,13 +118,20 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool, requiremen
     for label, d in m.data.items():
         console.print(f"data       {label}: {d.uri} {d.digest[:19]} ({human_bytes(d.size_bytes)}, {d.files} file(s))")
     for key, value in m.metrics.items():
-        console.print(f"metric     {key} = {value}")
+        console.print(f"metric     {key} = {format_metric(value)}", markup=False)
     for path, a in m.artifacts.items():
         console.print(f"artifact   {path} ({a.format}, {human_bytes(a.size_bytes)})")
+    for where, why in redactions(m):
+        console.print(f"redacted   {where}: {why}", markup=False)
     if m.capture_errors:
         console.print(f"[yellow]{len(m.capture_errors)} capture error(s)[/yellow]")
         for e in m.capture_errors:
             console.print(f"  {e.facet}: {e.message}")
+    for ap in approvals(version.ref, store=version.store):
+        console.print(f"approval   for {ap.alias} by {ap.by} ({ap.status}) at {ap.at}", markup=False)
+    for dep in deployments(version.name, store=version.store):
+        if dep.digest == version.digest:
+            console.print(f"deployed   at {dep.target} since {dep.since} by {dep.by}", markup=False)
 
 
 @cli.command(name="verify")
@@ -156,34 +182,17 @@ def _verify_store(store: str | None) -> None:
     console.print(f"all {versions} version(s) verified ({objects} object references)")
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
-def runs(store: str | None, as_json: bool) -> None:
-    """List runs that published no version (the block raised, or strict mode), oldest first."""
-    records = []
-    for raw in open_store(store).list_runs():
-        try:
-            records.append(json.loads(raw))
-        except ValueError:
-            records.append({"run_id": "?", "name": "?", "status": "unreadable", "reason": "not valid JSON"})
-    if as_json:
-        print_json([{k: r.get(k) for k in ("run_id", "name", "status", "reason")} for r in records])
-        return
-    if not records:
-        console.print("no failed runs")
-        return
-    table = Table(title="runs without a version")
-    for column in ("run id", "name", "reason"):
-        table.add_column(column)
-    for record in records:
-        table.add_row(record.get("run_id", "?"), record.get("name", "?"), record.get("reason", ""))
-    console.print(table)
-
-
+approval_commands.register(cli)
+card_commands.register(cli)
 data_commands.register(cli)
+deployment_commands.register(cli)
 registry_commands.register(cli)
 reproduce_commands.register(cli)
+retention_commands.register(cli)
+runs_commands.register(cli)
+search_commands.register(cli)
+download_commands.register(cli)
+hook_commands.register(cli)
 steps_commands.register(cli)
 store_commands.register(cli)
 ui_commands.register(cli)

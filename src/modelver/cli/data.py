@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from modelver.cli.common import console
-from modelver.data.fingerprint import fingerprint
+from modelver.data.sources import fingerprint
 from modelver.registry.data_check import check_data
 from modelver.serde import to_json_dict
 

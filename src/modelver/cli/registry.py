@@ -13,17 +13,23 @@ from typing import Any
 import click
 from rich.table import Table
 
+from modelver.catalog.api import search_hits
+from modelver.catalog.labels import LABEL_KIND, LabelChange, describe_change, label_event_changes
 from modelver.cli.common import console, print_json
-from modelver.errors import VersionNotFoundError
+from modelver.cli.search import explain_query_errors
+from modelver.errors import ModelverError, VersionNotFoundError
+from modelver.manifest import CreatedBy
+from modelver.registry.compare import VersionTable, compare_versions
 from modelver.registry.diff import diff as diff_versions
 from modelver.registry.events import Event, utc_now_micro
 from modelver.registry.lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
 from modelver.registry.model_version import read_manifest
-from modelver.registry.refs import validate_name
-from modelver.registry.resolution import read_state, read_tag, sorted_versions, unknown_name
+from modelver.registry.names import validate_name
+from modelver.registry.resolution import VersionTag, read_state, read_tag, sorted_versions, unknown_name
 from modelver.registry.schemes import BUMPS, describe
 from modelver.serde import to_json_dict
 from modelver.store.location import open_store
+from modelver.units import format_metric
 
 __all__ = ["list_command", "register"]
 
@@ -154,16 +160,27 @@ def alias_list_command(store: str | None, name: str, as_json: bool) -> None:
     console.print(table)
 
 
+def _event_json(event: Event, change: LabelChange | None) -> dict[str, Any]:
+    """An event as JSON; a label event also says what it changed (``labels``, ``unset``, ``description``)."""
+    body: dict[str, Any] = to_json_dict(event)
+    if change is not None:
+        body["labels"], body["unset"] = change[0], change[1]
+        if change[2] is not None:
+            body["description"] = change[2]
+    return body
+
+
 @click.command(name="history")
 @click.argument("name")
 @click.option("--alias", default=None, help="Only the events of this alias.")
 @click.option("--json", "as_json", is_flag=True, help="Print every event as JSON.")
 @click.pass_obj
 def history_command(store: str | None, name: str, alias: str | None, as_json: bool) -> None:
-    """The audit trail of NAME: every promotion, rollback, yank, protection and release, oldest first."""
+    """The audit trail of NAME: every promotion, rollback, yank, protection, release and deployment, oldest first."""
     events = history(name, alias=alias, store=store)
+    changes = label_event_changes(name, store=store) if any(e.kind == LABEL_KIND for e in events) else {}
     if as_json:
-        print_json([to_json_dict(e) for e in events])
+        print_json([_event_json(e, changes.get(e.key)) for e in events])
         return
     if not events:
         every = history(name, store=store) if alias is not None else []
@@ -184,7 +201,9 @@ def history_command(store: str | None, name: str, alias: str | None, as_json: bo
         table.add_row(
             e.at,
             e.kind,
-            e.alias or "",
+            describe_change(changes[e.key])
+            if e.key in changes
+            else e.alias or (f"target {e.target}" + (f" via {e.via}" if e.via else "") if e.target else ""),
             e.version or "",
             e.previous or "",
             e.by + ("" if e.explicit_by else " (OS user)"),
@@ -195,12 +214,29 @@ def history_command(store: str | None, name: str, alias: str | None, as_json: bo
 
 
 @click.command(name="diff")
-@click.argument("ref_a")
-@click.argument("ref_b")
+@click.argument("refs", nargs=-1, required=True, metavar="REF_A REF_B [REF...]")
 @click.option("--json", "as_json", is_flag=True, help="Print the complete diff as JSON.")
+@click.option("--metrics", "only_metrics", is_flag=True, help="Only the metrics (a table of every version).")
+@click.option("--config", "only_config", is_flag=True, help="Only the config (a table of every version).")
+@click.option("--all", "all_rows", is_flag=True, help="In a table, also the rows where every version agrees.")
 @click.pass_obj
-def diff_command(store: str | None, ref_a: str, ref_b: str, as_json: bool) -> None:
-    """What changed from REF_A to REF_B: code, environment, config, data, metrics, resources, artifacts."""
+def diff_command(
+    store: str | None,
+    refs: tuple[str, ...],
+    as_json: bool,
+    only_metrics: bool = False,
+    only_config: bool = False,
+    all_rows: bool = False,
+) -> None:
+    """What changed from REF_A to REF_B: code, environment, config, data, metrics, resources, artifacts. With more
+    than two versions (or --metrics, --config, --all): one table, one column per version, only the rows that differ."""
+    if len(refs) < 2:
+        raise click.UsageError("diff needs at least two versions, e.g. `modelver diff churn@1.0.0 churn@1.1.0`")
+    if len(refs) > 2 or only_metrics or only_config or all_rows:
+        facets = [f for f, on in (("metrics", only_metrics), ("config", only_config)) if on]
+        print_table(compare_versions(refs, store=store, facets=facets or None, all_rows=all_rows), as_json)
+        return
+    ref_a, ref_b = refs
     result = diff_versions(ref_a, ref_b, store=store)
     if as_json:
         print_json(to_json_dict(result))
@@ -230,6 +266,23 @@ def diff_command(store: str | None, ref_a: str, ref_b: str, as_json: bool) -> No
         console.print("no differences")
 
 
+def print_table(table: VersionTable, as_json: bool) -> None:
+    """Print a many-way comparison: JSON, or one table with a column per version."""
+    if as_json:
+        print_json(to_json_dict(table))
+        return
+    if not table.rows:
+        console.print(f"no differences between {', '.join(table.refs)}")
+        return
+    grid = Table()
+    for column in ("facet", "key", *table.refs):
+        grid.add_column(column, overflow="fold")
+    for row in table.rows:
+        cells = [format_metric(v) if row.facet == "metrics" and v is not None else _short(v) for v in row.values]
+        grid.add_row(row.facet, row.key, *cells)
+    console.print(grid)
+
+
 def _short(value: Any) -> str:
     if value is None:
         return ""
@@ -241,9 +294,19 @@ def _short(value: Any) -> str:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--metric", "metrics", multiple=True, help="Metric column to show (repeatable; default: up to 3).")
+@click.option("--filter", "filter_text", default=None, help="Only versions matching a filter (docs/search.md).")
+@click.option("--order-by", "order_by", multiple=True, help="e.g. 'metrics.accuracy DESC' (repeatable).")
 @click.pass_obj
-def list_command(store: str | None, name: str | None, as_json: bool, metrics: tuple[str, ...]) -> None:
-    """List model names, or the versions of NAME with their aliases, status and key metrics (oldest first)."""
+def list_command(
+    store: str | None,
+    name: str | None,
+    as_json: bool,
+    metrics: tuple[str, ...],
+    filter_text: str | None = None,
+    order_by: tuple[str, ...] = (),
+) -> None:
+    """List model names, or the versions of NAME with their aliases, status and key metrics (oldest first; with
+    --filter/--order-by, the versions the search engine selects, in its order)."""
     opened = open_store(store)
     if name is None:
         names = opened.list_names()
@@ -258,17 +321,37 @@ def list_command(store: str | None, name: str | None, as_json: bool, metrics: tu
     versions = sorted_versions(opened, name)
     if not versions:
         raise unknown_name(opened, name)
+    if filter_text is not None or order_by:
+        query = filter_text or ""
+        hits = explain_query_errors(
+            lambda: search_hits(query, names=[name], order_by=list(order_by), include_yanked=True, store=opened)
+        )
+        by_text = {str(v): v for v in versions}
+        versions = [by_text[h.version] for h in hits if h.version in by_text]
     state = read_state(opened, name)
     pointing = state.alias_targets()
     rows = []
+    damaged = 0
     for version in versions:
-        tag = read_tag(opened, name, str(version))
-        # Tags written before they carried metrics: read the manifest once for them.
-        values = tag.metrics or read_manifest(opened, tag).metrics
+        problem = ""
+        pruned = state.pruned.get(str(version))
+        try:
+            tag = read_tag(opened, name, str(version))
+            # Tags written before they carried metrics: read the manifest once for them (a pruned version's
+            # manifest may already be gone: gc frees it).
+            values = tag.metrics or ({} if pruned else read_manifest(opened, tag).metrics)
+        except ModelverError as exc:  # one damaged record must not hide the others
+            damaged += 1
+            problem = f"unreadable: {exc}"
+            tag = _placeholder_tag(name, str(version))
+            values = {}
         info = describe(version)
         status = "yanked" if tag.version in state.yanked else ("experiment" if info.scheme == "experiment" else "")
         if not status and version.is_prerelease:
             status = "pre-release"
+        status = problem or status
+        if pruned is not None:
+            status = f"pruned {pruned.at[:10]} by {pruned.by}"
         rows.append((tag, values, status, pointing.get(tag.version, [])))
     if as_json:
         print_json(
@@ -278,12 +361,12 @@ def list_command(store: str | None, name: str | None, as_json: bool, metrics: tu
             ]
         )
         return
-    shown = list(metrics) or sorted(rows[-1][1])[:3]
+    shown = list(metrics) or sorted(next((values for _, values, _, _ in reversed(rows) if values), {}))[:3]
     table = Table(title=f"{name} in {opened.url}")
     for column in ("version", "aliases", "status", *shown, "published", "by", "digest"):
         table.add_column(column)
     for tag, values, status, names in rows:
-        cells = ["" if values.get(key) is None else f"{values[key]:.6g}" for key in shown]
+        cells = [format_metric(values.get(key)) for key in shown]
         table.add_row(
             tag.version,
             ", ".join(names),
@@ -294,6 +377,12 @@ def list_command(store: str | None, name: str | None, as_json: bool, metrics: tu
             tag.manifest[:19],
         )
     console.print(table)
+    if damaged:
+        console.print(f"{damaged} version(s) unreadable; run `modelver verify {name}` for details")
+
+
+def _placeholder_tag(name: str, version: str) -> VersionTag:
+    return VersionTag(name=name, version=version, manifest="", created_at="", created_by=CreatedBy(user="", host=""))
 
 
 def register(group: click.Group) -> None:

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelver.cli.common import console
-from modelver.reproduction.rebuild import ReproduceReport, reproduce
+from modelver.reproduction.rebuild import reproduce
+from modelver.reproduction.report import ReproduceReport
 from modelver.serde import to_json_dict
 
 
@@ -18,6 +19,11 @@ from modelver.serde import to_json_dict
 @click.argument("ref")
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--run", "run_", is_flag=True, help="Re-run the recorded entrypoint and diff the new version.")
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="With --run: publish the re-run as a new release (moves latest) instead of a reproduction of REF.",
+)
 @click.option("--venv", is_flag=True, help="Make DIR/.modelver/venv and install the recorded packages.")
 @click.option(
     "--inherit-packages",
@@ -27,7 +33,14 @@ from modelver.serde import to_json_dict
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
 def reproduce_cmd(
-    store: str | None, ref: str, directory: str, run_: bool, venv: bool, inherit_packages: bool, as_json: bool
+    store: str | None,
+    ref: str,
+    directory: str,
+    run_: bool,
+    publish: bool,
+    venv: bool,
+    inherit_packages: bool,
+    as_json: bool,
 ) -> None:
     """Rebuild the code, environment and config of REF in DIR, check its data, and optionally re-run it.
 
@@ -35,6 +48,8 @@ def reproduce_cmd(
     """
     if inherit_packages and not venv:
         raise click.UsageError("--inherit-packages only applies with --venv")
+    if publish and not run_:
+        raise click.UsageError("--publish only applies with --run")
     report = reproduce(
         ref,
         directory,
@@ -44,6 +59,7 @@ def reproduce_cmd(
         # The training's output streams to the terminal; --json keeps stdout for the report.
         capture_output=as_json,
         store=store,
+        publish=publish,
     )
     if as_json:
         click.echo(json.dumps(to_json_dict(report), indent=2, ensure_ascii=False))

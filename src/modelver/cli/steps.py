@@ -8,11 +8,14 @@ import click
 from rich.markup import escape
 from rich.tree import Tree
 
+from modelver.catalog.lineage import used_by
 from modelver.cli.common import console, print_json
 from modelver.manifest import Manifest, StepRecord
 from modelver.registry.model_version import get
 from modelver.serde import to_json_dict
-from modelver.steps.core import explain_step, read_calls, step_names, used_by
+from modelver.steps.calls import read_calls
+from modelver.steps.explain import explain_step
+from modelver.steps.layout import step_names
 
 
 def lineage_edges(manifest: Manifest) -> list[dict[str, str | None]]:
@@ -168,7 +171,8 @@ def steps_explain(store: str | None, name: str, as_json: bool) -> None:
 @click.pass_obj
 def used_by_cmd(store: str | None, target: str, as_json: bool) -> None:
     """Which versions and step versions used TARGET: a data/output/step-version digest (or an 8+ hex digit prefix
-    of one), or a version reference name[@spec]."""
+    of one), a file, directory or fsspec URL (fingerprinted first), or a version reference name[@spec]. Answered
+    from the search index, transitively through steps and through versions that loaded a version found."""
     found = used_by(target, store=store)
     if as_json:
         print_json([to_json_dict(usage) for usage in found])

@@ -6,6 +6,9 @@
 | ``torch`` | ``torch.nn.Module`` / state dicts (safetensors + class path + init) | ``...torch+safetensors`` | no [1] |
 | ``directory`` | ``save_pretrained`` objects, local directories (a blob per file) | per file | no |
 | ``onnx`` | ``onnx.ModelProto`` | ``application/onnx`` | no |
+| ``xgboost`` | ``xgboost.Booster`` / ``XGBModel`` (XGBoost's JSON model) | ``...xgboost.model+json`` | no |
+| ``lightgbm`` | ``lightgbm.Booster`` / ``LGBMModel`` (LightGBM's text model) | ``text/vnd.lightgbm.model`` | no |
+| ``keras`` | Keras 3 models (``.keras`` zip), loaded with ``safe_mode=True`` | ``application/vnd.keras+zip`` | no |
 | ``npy`` | numpy arrays (not object dtype) | ``application/x-npy`` | no |
 | ``parquet`` | pandas DataFrames, pyarrow Tables | ``application/vnd.apache.parquet`` | no |
 | ``json``, ``yaml``, ``text`` | dicts/lists, forced YAML, strings | ``application/json``... | no |
@@ -27,8 +30,21 @@ from pathlib import Path
 
 import attrs
 
-from modelver.errors import FormatError
-from modelver.formats import directory, numpy, onnx, parquet, pickle, prompt, sklearn, text, torch  # noqa: F401 - register
+from modelver.errors import FormatError, ModelverError
+from modelver.formats import (  # noqa: F401 - register
+    directory,
+    keras,
+    lightgbm,
+    numpy,
+    onnx,
+    parquet,
+    pickle,
+    prompt,
+    sklearn,
+    text,
+    torch,
+    xgboost,
+)
 from modelver.formats.core import (
     ENTRY_POINT_GROUP,
     Format,
@@ -122,11 +138,20 @@ def deserialize(
 
     Raises:
         UnsafeFormatError: a code-running format without ``allow_pickle``, or untrusted skops types.
-        FormatError: unknown format, or a directory format (load those through ``ModelVersion.load``).
+        FormatError: unknown format, a directory format (load those through ``ModelVersion.load``), or bytes that
+            do not decode in the format (the library's own error is its ``__cause__``).
     """
     fmt = get_format(format)
     if fmt.directory:
         raise FormatError(f"format {format!r} is a directory of files; load it with modelver.load(...)")
     context = LoadContext(allow_pickle=allow_pickle, trusted=trusted_names(trusted))
     refuse_unsafe(fmt, context)
-    return fmt.load(data, context)
+    try:
+        return fmt.load(data, context)
+    except ModelverError:
+        raise
+    except Exception as exc:  # whatever the format's library raises on bytes it cannot decode (issue #16)
+        raise FormatError(
+            f"bytes stored as {format!r} do not decode as {format} ({type(exc).__name__}: {str(exc)[:200]}); "
+            "run `modelver verify` on the version, or publish it again"
+        ) from exc

@@ -32,6 +32,11 @@ class LoadContext:
         allow_pickle: permit formats whose loading runs code from the bytes (pickle, joblib, TorchScript).
         trusted: type names (``module.Class`` or ``module:Class``) or module prefixes the caller trusts beyond
             each format's defaults (skops types; PyTorch module classes to import and rebuild).
+
+    Example:
+        >>> class TokenizerFormat(modelver.Format):  # doctest: +SKIP
+        ...     def load(self, data, context: modelver.LoadContext):
+        ...         return Tokenizer.from_bytes(data, trusted=context.trusted)
     """
 
     allow_pickle: bool = False
@@ -59,6 +64,14 @@ class Format:
             tensors); otherwise ``bytes``.
         suffixes: file name suffixes (lowercase, with the dot) of files already in this format: ``save_model`` of
             such a path stores the file's bytes as they are.
+
+    Example:
+        >>> @modelver.register_format  # doctest: +SKIP
+        ... class VocabularyFormat(modelver.Format):
+        ...     name, media_type, extension = "vocabulary", "application/json", ".vocab.json"
+        ...     def matches(self, obj): return isinstance(obj, Vocabulary)
+        ...     def dump(self, obj): return json.dumps(obj.words).encode()
+        ...     def load(self, data, context): return Vocabulary(json.loads(bytes(data)))
     """
 
     name: ClassVar[str] = ""
@@ -127,6 +140,10 @@ def register_format(fmt: F) -> F:
 
     Raises:
         FormatError: ``fmt`` has no name, or its name is taken by a format of another class.
+
+    Example:
+        >>> modelver.register_format(VocabularyFormat())  # doctest: +SKIP
+        >>> modelver.load("vocab@1.0.0")  # loaded by VocabularyFormat.load  # doctest: +SKIP
     """
     instance = fmt() if isinstance(fmt, type) else fmt
     if not isinstance(instance, Format) or not instance.name:
@@ -200,6 +217,8 @@ def get_format(name: str) -> Format:
 #: Top-level module a format imports -> the modelver extra that installs it (pyproject.toml).
 EXTRAS = {
     "joblib": "sklearn",
+    "keras": "keras",
+    "lightgbm": "lightgbm",
     "numpy": "sklearn",
     "onnx": "onnx",
     "pyarrow": "parquet",
@@ -207,6 +226,7 @@ EXTRAS = {
     "skops": "sklearn",
     "sklearn": "sklearn",
     "torch": "torch",
+    "xgboost": "xgboost",
     "yaml": "yaml",
 }
 

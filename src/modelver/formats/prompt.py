@@ -51,6 +51,11 @@ class Prompt:
         template: the text, with ``{name}`` placeholders.
         variables: the placeholder names, in order of first use.
         metadata: free-form JSON values kept with it (model, temperature, a description...).
+
+    Example:
+        >>> prompt = modelver.Prompt("Summarize {text} in {n} words.", variables=("text", "n"))
+        >>> prompt.render(text="the report", n=50)
+        'Summarize the report in 50 words.'
     """
 
     template: str

@@ -12,12 +12,16 @@ import zipfile
 from typing import Any
 
 from modelver.errors import UnsafeFormatError
-from modelver.formats.core import Format, LoadContext, import_library, register_format, type_from
+from modelver.formats.core import Format, LoadContext, register_format, type_from
+from modelver.formats.sklearn_check import check_tree_structures
+from modelver.formats.sklearn_trust import TRUSTED_SKLEARN_TYPES, installed_sklearn_version, trusted_sklearn_types
+from modelver.formats.skops_import import import_skops_io
 
 
 @register_format
 class Skops(Format):
-    """``skops``: the default for scikit-learn objects; untrusted types are refused unless listed in ``trusted``."""
+    """``skops``: the default for scikit-learn objects; types skops does not trust are refused unless vetted
+    (:mod:`modelver.formats.sklearn_trust`, for the installed scikit-learn) or listed in ``trusted``."""
 
     name = "skops"
     media_type = "application/x-skops"
@@ -31,22 +35,41 @@ class Skops(Format):
         return type_from(obj, "sklearn")
 
     def dump(self, obj: object) -> bytes:
-        sio = import_library("skops.io")
+        sio = import_skops_io()  # no torch, no walk of scikit-learn (issue 20)
 
         return canonical_skops(bytes(sio.dumps(obj)))
 
     def load(self, data: bytes | bytearray, context: LoadContext) -> object:
-        sio = import_library("skops.io")
+        sio = import_skops_io()
 
         untrusted = sio.get_untrusted_types(data=data)
-        refused = sorted(set(untrusted) - set(context.trusted))
+        version = installed_sklearn_version()
+        refused = sorted(set(untrusted) - trusted_sklearn_types(version) - set(context.trusted))
         if refused:
-            raise UnsafeFormatError(
-                f"the skops file holds types skops does not trust by default: {', '.join(refused)}. Review them and "
-                f"pass trusted={refused!r} to load if they are what you expect"
+            unreviewed = sorted({entry.name for entry in TRUSTED_SKLEARN_TYPES} & set(refused))
+            note = (
+                f" ({', '.join(unreviewed)} {'is' if len(unreviewed) == 1 else 'are'} vetted for other scikit-learn "
+                f"releases than the installed {_shown(version)}: see docs/security.md)"
+                if unreviewed
+                else ""
             )
-        return sio.loads(data, trusted=list(untrusted))
+            raise UnsafeFormatError(
+                f"the skops file holds types that are neither trusted by skops nor on modelver's vetted scikit-learn "
+                f"list: {', '.join(refused)}{note}. Review them and pass trusted={refused!r} to load if they are "
+                f"what you expect"
+            )
+        model = sio.loads(data, trusted=list(untrusted))
+        if set(untrusted) & _CHECKED:
+            check_tree_structures(model)  # indices that predict follows unchecked (see docs/security.md)
+        return model
 
+
+def _shown(version: tuple[int, int] | None) -> str:
+    return "unknown version" if version is None else f"{version[0]}.{version[1]}"
+
+
+# The types whose node arrays scikit-learn indexes without bounds checks.
+_CHECKED = {"sklearn.tree._tree.Tree", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"}
 
 # A fixed zip timestamp (the earliest a zip can hold), as reproducible-build tools (strip-nondeterminism) use.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -11,12 +11,14 @@ import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, overload
 
 import attrs
 from packaging.version import InvalidVersion, Version
 
+from modelver.capture.flatten import flatten_config
 from modelver.manifest import Manifest
+from modelver.registry.compare import VersionTable, compare_versions
 from modelver.registry.model_version import ModelVersion, get
 from modelver.store.objects import Store
 
@@ -63,13 +65,19 @@ class VersionDiff:
         code: commit, branch, dirty flag, uncommitted diff (``key="diff"`` when the diffs differ), entrypoint, and
             per file ``source:<path>`` (snapshot) and ``untracked:<path>``.
         environment: ``python``, ``platform`` and one row per package added, removed, upgraded or downgraded.
-        config: dotted paths of config values added, removed or changed.
+        config: dotted paths of config values added, removed or changed, envelopes dropped
+            (:func:`modelver.capture.flatten.flatten_config`: ``opt.lr`` of a dataclass ``opt``).
         data: per label, a fingerprint added, removed or changed (``a``/``b`` are digests).
         metrics: per metric, with ``delta``.
         resources: wall and CPU seconds, peak memory bytes, with ``delta``.
         artifacts: per path, added, removed or changed (``a``/``b`` are digests).
         prompts: per prompt, text, JSON or YAML artifact (up to 1 MiB) whose content differs: ``a``/``b`` are the
             texts (a prompt's template); :meth:`text_diff` renders a unified diff of each.
+
+    Example:
+        >>> d = modelver.diff("churn@1.2.0", "churn@1.3.0")  # doctest: +SKIP
+        >>> [(c.key, c.status, c.delta) for c in d.metrics]  # doctest: +SKIP
+        [('accuracy', 'changed', 0.012)]
     """
 
     a: str
@@ -222,7 +230,7 @@ def diff_manifests(a: ModelVersion, b: ModelVersion) -> VersionDiff:
         same_content=a.digest == b.digest,
         code=tuple(_code(ma, mb)),
         environment=tuple(env),
-        config=compare_mappings(flatten(_config(a)), flatten(_config(b))),
+        config=compare_mappings(_flat_config(a), _flat_config(b)),
         data=compare_mappings(data_a, data_b),
         metrics=compare_mappings(ma.metrics, mb.metrics, numeric=True),
         resources=tuple(resources),
@@ -266,18 +274,44 @@ def _config(version: ModelVersion) -> JSON:
     return config
 
 
-def diff(a: str, b: str, *, store: str | os.PathLike[str] | Store | None = None) -> VersionDiff:
-    """Compare two versions facet by facet: code, environment, config, data, metrics, resources, artifacts, prompts.
+def _flat_config(version: ModelVersion) -> dict[str, JSON]:
+    """The config as dotted keys without envelopes (``opt.lr``, not one changed dataclass); a config that is not
+    an object is the key ``(config)``."""
+    return {key or "(config)": value for key, value in flatten_config(_config(version)).items()}
+
+
+@overload
+def diff(a: str, b: str, *, store: str | os.PathLike[str] | Store | None = None) -> VersionDiff: ...
+
+
+@overload
+def diff(
+    a: str, b: str, c: str, /, *more: str, store: str | os.PathLike[str] | Store | None = None
+) -> VersionTable: ...
+
+
+def diff(a: str, b: str, *more: str, store: str | os.PathLike[str] | Store | None = None) -> VersionDiff | VersionTable:
+    """Compare two versions facet by facet: code, environment, config, data, metrics, resources, artifacts, prompts;
+    or, given more than two, all of them in one table (:func:`modelver.registry.compare.compare_versions`).
 
     Args:
         a: the reference of the "before" version (``churn@1.2.0``, ``churn@production``, ...).
         b: the reference of the "after" version.
+        more: further versions: the result is then a :class:`~modelver.registry.compare.VersionTable` with one
+            column per version and only the rows that differ.
         store: the store (default: see ``modelver info``).
 
     Returns:
-        A :class:`VersionDiff`; ``modelver.serde.to_json_dict(result)`` is its complete JSON form.
+        A :class:`VersionDiff` for two versions, a ``VersionTable`` for more; ``modelver.serde.to_json_dict(result)``
+        is the complete JSON form of either.
 
     Raises:
         InvalidReferenceError, VersionNotFoundError, IntegrityError: see :func:`modelver.get`.
+
+    Example:
+        >>> modelver.diff("churn@1.0.0", "churn@1.1.0").metrics  # doctest: +SKIP
+        >>> modelver.diff("churn@1.0.0", "churn@1.1.0", "churn@2.0.0").facet("config")  # doctest: +SKIP
     """
+    if more:
+        return compare_versions([a, b, *more], store=store)
     return diff_manifests(get(a, store=store), get(b, store=store))

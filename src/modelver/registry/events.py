@@ -24,7 +24,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -34,6 +34,7 @@ from modelver.serde import canonical_json, from_json_dict, to_json_dict
 from modelver.store.objects import Store
 
 __all__ = [
+    "DEPLOYMENT_KINDS",
     "EVENT_KINDS",
     "EVENT_SCHEMA",
     "AliasState",
@@ -48,8 +49,40 @@ __all__ = [
 ]
 
 EVENT_SCHEMA = "modelver.event/1"
-EventKind = Literal["promote", "rollback", "protect", "unprotect", "yank", "unyank", "release"]
-EVENT_KINDS: tuple[str, ...] = ("promote", "rollback", "protect", "unprotect", "yank", "unyank", "release")
+EventKind = Literal[
+    "promote",
+    "rollback",
+    "protect",
+    "unprotect",
+    "yank",
+    "unyank",
+    "release",
+    "deploy",
+    "undeploy",
+    "served",
+    "approve",
+    "policy",
+    "prune",
+    "retention",
+]
+EVENT_KINDS: tuple[str, ...] = (
+    "promote",
+    "rollback",
+    "protect",
+    "unprotect",
+    "yank",
+    "unyank",
+    "release",
+    "deploy",
+    "undeploy",
+    "served",
+    "approve",
+    "policy",
+    "prune",
+    "retention",
+)
+#: Kinds about deployment targets (:mod:`modelver.registry.deployments`); they never change aliases or yanks.
+DEPLOYMENT_KINDS: frozenset[str] = frozenset({"deploy", "undeploy", "served"})
 #: Parsed events kept per process, keyed by store path. Events never change once written, so a kept event is never
 #: stale; the bound only caps memory (about 1 KiB each).
 EVENT_CACHE_SIZE = 50_000
@@ -77,6 +110,15 @@ class Event:
             release was made from.
         explicit_by: whether ``by`` was given by the caller rather than defaulted to the OS user.
         schema: ``"modelver.event/1"``.
+        target: the deployment target (``deploy``, ``undeploy``, ``served``), e.g. ``prod-eu``; free-form.
+        via: the alias the deployed reference came through (``production`` for ``churn@production``), if any.
+        details: what a kind carries beyond these fields: an ``approve`` event's SSH signature, a ``policy``
+            event's rules (:mod:`modelver.registry.approvals`).
+
+    Example:
+        >>> event = modelver.promote("churn@1.4.0", "production", by="alice", reason="beats 1.3.2")  # doctest: +SKIP
+        >>> event.kind, event.alias, event.version, event.previous  # doctest: +SKIP
+        ('promote', 'production', '1.4.0', '1.3.2')
     """
 
     name: str
@@ -92,6 +134,9 @@ class Event:
     previous: str | None = None
     explicit_by: bool = False
     schema: str = EVENT_SCHEMA
+    target: str | None = None
+    via: str | None = None
+    details: dict[str, Any] = attrs.field(factory=dict)
 
     @property
     def key(self) -> str:
@@ -122,6 +167,11 @@ class AliasState:
         protected_by: who protected it (the ``by`` of the last protect event).
         targets: the rollback stack: earlier targets, oldest first, ending with the current one.
         history: every event about this alias, in fold order.
+
+    Example:
+        >>> state = modelver.aliases("churn")["production"]  # doctest: +SKIP
+        >>> state.version, state.protected, state.targets  # doctest: +SKIP
+        ('1.4.0', True, ('1.3.2', '1.4.0'))
     """
 
     alias: str
@@ -143,12 +193,14 @@ class RegistryState:
         events: every event, in fold order (the audit trail).
         aliases: alias name to its state.
         yanked: yanked version to the event that yanked it.
+        pruned: pruned version to its tombstone, the ``prune`` event (:mod:`modelver.maintenance.prune`).
     """
 
     name: str
     events: tuple[Event, ...] = ()
     aliases: dict[str, AliasState] = attrs.field(factory=dict)
     yanked: dict[str, Event] = attrs.field(factory=dict)
+    pruned: dict[str, Event] = attrs.field(factory=dict)
 
     def alias_targets(self) -> dict[str, list[str]]:
         """Version to the aliases pointing at it (for listings)."""
@@ -176,6 +228,9 @@ def new_event(
     digest: str | None = None,
     previous: str | None = None,
     explicit_by: bool = False,
+    target: str | None = None,
+    via: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Event:
     """A new event stamped now with a fresh random id (not yet written; see :func:`write_event`)."""
     return Event(
@@ -191,6 +246,9 @@ def new_event(
         digest=digest,
         previous=previous,
         explicit_by=explicit_by,
+        target=target,
+        via=via,
+        details=dict(details or {}),
     )
 
 
@@ -205,7 +263,13 @@ def fold(name: str, events: Iterable[Event]) -> RegistryState:
     ordered = tuple(sorted(events, key=lambda e: e.order))
     aliases: dict[str, AliasState] = {}
     yanked: dict[str, Event] = {}
+    pruned: dict[str, Event] = {}
     for event in ordered:
+        if event.kind in DEPLOYMENT_KINDS:
+            continue
+        if event.kind == "prune" and event.version is not None:
+            pruned.setdefault(event.version, event)  # a tombstone is forever: the first one stands
+            continue
         if event.kind in ("yank", "unyank") and event.version is not None:
             if event.kind == "yank":
                 yanked[event.version] = event
@@ -239,7 +303,7 @@ def fold(name: str, events: Iterable[Event]) -> RegistryState:
         else:
             state = attrs.evolve(state, history=history)
         aliases[event.alias] = state
-    return RegistryState(name=name, events=ordered, aliases=aliases, yanked=yanked)
+    return RegistryState(name=name, events=ordered, aliases=aliases, yanked=yanked, pruned=pruned)
 
 
 # ---------------------------------------------------------------------------------------------------------------

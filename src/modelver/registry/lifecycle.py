@@ -14,8 +14,11 @@ import os
 
 from modelver.errors import InvalidReferenceError, ProtectedAliasError, VersionExistsError, VersionNotFoundError
 from modelver.provenance import created_by, utc_now
+from modelver.registry.approvals import check_policy
 from modelver.registry.events import AliasState, Event, EventKind, new_event, write_event
-from modelver.registry.refs import parse_reference, validate_alias, validate_name
+from modelver.registry.names import validate_alias, validate_name
+from modelver.registry.notify import notify
+from modelver.registry.refs import parse_reference
 from modelver.registry.resolution import VersionTag, read_state, read_tag, resolve, unknown_name
 from modelver.registry.schemes import DEFAULT_BUMP, candidate_versions, describe
 from modelver.registry.semver import SemVer
@@ -65,6 +68,7 @@ def _write(store: Store, name: str, kind: EventKind, by: str | None, **fields: s
     who, explicit = _who(by)
     event = new_event(name, kind, by=who, created_by=created_by(), explicit_by=explicit, **fields)  # type: ignore[arg-type]
     write_event(store, event)
+    notify(store, event)
     return event
 
 
@@ -73,7 +77,7 @@ def promote(ref: str, alias: str, *, by: str | None = None, reason: str = "", st
 
     Args:
         ref: any reference (``churn@1.4.0``, ``churn@staging``, ``churn``).
-        alias: e.g. ``production``; see :func:`~modelver.registry.refs.validate_alias`.
+        alias: e.g. ``production``; see :func:`~modelver.registry.names.validate_alias`.
         by: the approver (default: the OS user; required for a protected alias).
         reason: why, recorded in the history.
         store: the store (default: see ``modelver info``).
@@ -85,6 +89,11 @@ def promote(ref: str, alias: str, *, by: str | None = None, reason: str = "", st
         InvalidReferenceError: a bad reference or alias, or the version is yanked.
         VersionNotFoundError: ``ref`` matches nothing.
         ProtectedAliasError: the alias is protected and ``by`` was not given.
+        PolicyError: the alias has an approval policy (:func:`~modelver.registry.approvals.set_policy`) and too few
+            distinct approvers approved that exact digest.
+
+    Example:
+        >>> modelver.promote("churn@1.4.0", "production", by="alice", reason="AUC +0.02 on holdout")  # doctest: +SKIP
     """
     opened = open_store(store)
     validate_alias(alias)
@@ -100,6 +109,7 @@ def promote(ref: str, alias: str, *, by: str | None = None, reason: str = "", st
     _check_movable(current, parsed.name, alias, by is not None)
     if current is not None and current.version == tag.version and current.event is not None:
         return current.event
+    check_policy(opened, parsed.name, alias, tag.manifest, state.events)
     return _write(
         opened,
         parsed.name,
@@ -122,6 +132,11 @@ def rollback(name: str, alias: str, *, by: str | None = None, reason: str = "", 
         VersionNotFoundError: the alias is not set, or has no earlier target.
         InvalidReferenceError: the earlier target has been yanked (promote another version instead).
         ProtectedAliasError: the alias is protected and ``by`` was not given.
+
+    Example:
+        >>> event = modelver.rollback("churn", "production", by="alice", reason="latency regression")  # doctest: +SKIP
+        >>> event.version, event.previous  # doctest: +SKIP
+        ('1.3.2', '1.4.0')
     """
     opened = open_store(store)
     validate_name(name)
@@ -171,6 +186,9 @@ def yank(ref: str, *, reason: str, by: str | None = None, store: StoreArg = None
     Raises:
         InvalidReferenceError: a bad reference or an empty reason.
         VersionNotFoundError: ``ref`` matches nothing.
+
+    Example:
+        >>> modelver.yank("churn@1.2.0", reason="trained on leaked labels")  # doctest: +SKIP
     """
     if not reason.strip():
         raise InvalidReferenceError("a yank needs a reason (--reason): say why the version was withdrawn")
@@ -187,6 +205,9 @@ def unyank(ref: str, *, by: str | None = None, reason: str = "", store: StoreArg
     Raises:
         InvalidReferenceError: a bad reference.
         VersionNotFoundError: ``ref`` matches nothing.
+
+    Example:
+        >>> modelver.unyank("churn@1.2.0", reason="the leak was in the report, not the training data")  # doctest: +SKIP
     """
     opened = open_store(store)
     tag = resolve(opened, ref, warn_yanked=False)
@@ -201,12 +222,19 @@ def protect(name: str, alias: str, *, by: str, reason: str = "", store: StoreArg
     Raises:
         InvalidReferenceError: a bad name or alias, or ``by`` is empty.
         VersionNotFoundError: the name has no versions.
+
+    Example:
+        >>> modelver.protect("churn", "production", by="alice", reason="serves customers")  # doctest: +SKIP
     """
     return _protection(name, alias, "protect", by, reason, store)
 
 
 def unprotect(name: str, alias: str, *, by: str, reason: str = "", store: StoreArg = None) -> Event:
-    """Lift :func:`protect` (needs an explicit ``by`` too)."""
+    """Lift :func:`protect` (needs an explicit ``by`` too).
+
+    Example:
+        >>> modelver.unprotect("churn", "production", by="alice", reason="service retired")  # doctest: +SKIP
+    """
     return _protection(name, alias, "unprotect", by, reason, store)
 
 
@@ -226,6 +254,10 @@ def aliases(name: str, *, store: StoreArg = None) -> dict[str, AliasState]:
 
     Raises:
         InvalidReferenceError: a bad name.
+
+    Example:
+        >>> {alias: state.version for alias, state in modelver.aliases("churn").items()}  # doctest: +SKIP
+        {'production': '1.4.0', 'staging': '1.5.0'}
     """
     validate_name(name)
     return dict(sorted(read_state(open_store(store), name).aliases.items()))
@@ -236,6 +268,11 @@ def history(name: str, *, alias: str | None = None, store: StoreArg = None) -> t
 
     Raises:
         InvalidReferenceError: a bad name or alias.
+
+    Example:
+        >>> for event in modelver.history("churn", alias="production"):  # doctest: +SKIP
+        ...     print(event.at, event.kind, event.version, event.by)
+        2026-11-29T16:01:02.345678Z promote 1.4.0 alice
     """
     validate_name(name)
     events = read_state(open_store(store), name).events
@@ -273,6 +310,11 @@ def release(
         InvalidReferenceError: a bad reference or version, a pre-release ``version``, or a yanked source.
         VersionExistsError: ``version`` is taken.
         VersionNotFoundError: ``ref`` matches nothing.
+
+    Example:
+        >>> tag = modelver.release("churn@1.4.1-exp.20261129T160102Z", bump="minor")  # doctest: +SKIP
+        >>> tag.version  # doctest: +SKIP
+        '1.5.0'
     """
     opened = open_store(store)
     source = resolve(opened, ref, warn_yanked=False)
@@ -305,4 +347,7 @@ def release(
             previous=source.version,
         )
         return tag
-    raise VersionExistsError(f"no free release version of {source.name} found", name=source.name)  # pragma: no cover
+    raise VersionExistsError(
+        f"no free release version of {source.name} found; release again, another release took the last one.",
+        name=source.name,
+    )  # pragma: no cover

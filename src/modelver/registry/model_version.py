@@ -3,42 +3,83 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from modelver.capture.config import decode_config
+from modelver._version import __version__
 from modelver.capture.envcheck import check_environment, loader_distributions
-from modelver.errors import IntegrityError, InvalidReferenceError, StoreError, VersionNotFoundError
+from modelver.errors import (
+    ConfigClassWarning,
+    FormatError,
+    IntegrityError,
+    InvalidReferenceError,
+    ModelverError,
+    StoreError,
+    VersionNotFoundError,
+)
 from modelver.formats import Format, LoadContext, formats, get_format, refuse_unsafe, trusted_names
 from modelver.formats.local import local_file, local_tree, read_verified_buffer
-from modelver.manifest import ArtifactEntry, CreatedBy, Manifest
-from modelver.registry.refs import validate_name
+from modelver.manifest import SCHEMA, ArtifactEntry, CreatedBy, Manifest
+from modelver.registry.names import validate_name
 from modelver.registry.resolution import VersionTag, read_tag, resolve, sorted_versions
-from modelver.serde import from_json_dict
+from modelver.registry.timeline import resolve_at
+from modelver.serde import from_json_dict, parse_record
 from modelver.store.digest import digest_file
 from modelver.store.location import open_store
 from modelver.store.objects import Store
 from modelver.store.paths import path_clash, validate_artifact_path
+from modelver.warnings import user_stacklevel
 
 #: Inside ``track()``: where versions read during the run are recorded as lineage inputs.
 loaded_inputs: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("modelver_inputs", default=None)
+
+
+#: Manifest schemas this modelver reads, with the first release that wrote each (for the message on a newer one).
+_SCHEMAS_READ = {SCHEMA: "0.1.0"}
+
+
+def _check_schema(schema: object, what: str) -> None:
+    if schema in _SCHEMAS_READ:
+        return
+    prefix, _, number = str(schema).rpartition("/")
+    newer = prefix == SCHEMA.rpartition("/")[0] and number.isdigit() and int(number) > int(SCHEMA.rpartition("/")[2])
+    if newer:
+        raise StoreError(
+            f"{what} uses schema {schema!r}, which modelver {__version__} cannot read (it reads "
+            f"{', '.join(sorted(_SCHEMAS_READ))}); it was written by a modelver newer than {__version__}: "
+            "upgrade with `pip install -U modelver` to read it"
+        )
+    raise StoreError(
+        f"{what} has schema {str(schema)[:80]!r}, which is not a modelver manifest schema (modelver {__version__} "
+        f"reads {', '.join(sorted(_SCHEMAS_READ))}). Run `modelver verify` to check the store"
+    )
 
 
 def read_manifest(store: Store, tag: VersionTag) -> Manifest:
     """Fetch, verify and parse the manifest a tag points at, with ``version`` and ``digest`` filled in.
 
     Raises:
-        IntegrityError: the manifest is missing or corrupt, or belongs to another name than the tag.
-        StoreError: the manifest is not a valid modelver manifest.
+        IntegrityError: the manifest is missing or corrupt (not UTF-8, not JSON, nested absurdly deep), or belongs
+            to another name than the tag.
+        StoreError: the manifest is not a valid modelver manifest, or uses a schema newer than this modelver reads.
         InvalidReferenceError: it names an artifact path that is not clean (a traversal attempt) or that is a file
             and a directory at once.
     """
-    body = json.loads(store.read_manifest(tag.manifest))
+    what = f"manifest {tag.manifest} of {tag.name}@{tag.version}"
+    body = parse_record(store.read_manifest(tag.manifest), what)
+    if not isinstance(body, dict):
+        raise IntegrityError(
+            f"{what} is damaged: it is a JSON {type(body).__name__}, not an object. Run `modelver verify` to check "
+            "the store",
+            digest=tag.manifest,
+        )
+    _check_schema(body.get("schema", SCHEMA), what)
     try:
         manifest = from_json_dict({**body, "version": tag.version, "digest": tag.manifest}, Manifest)
     except Exception as exc:
@@ -72,6 +113,12 @@ class ModelVersion:
         published_at: RFC 3339 UTC time the version tag was created.
         published_by: who created the tag.
         store: the store it lives in.
+
+    Example:
+        >>> mv = modelver.get("churn@latest")  # doctest: +SKIP
+        >>> mv.version, mv.digest[:15], mv.manifest.metrics["accuracy"]  # doctest: +SKIP
+        ('1.4.0', 'blake3:3f9a01bc', 0.93)
+        >>> model = mv.load()  # doctest: +SKIP
     """
 
     name: str
@@ -90,16 +137,51 @@ class ModelVersion:
     def __str__(self) -> str:
         return f"{self.ref} ({self.digest})"
 
-    def config(self, *, allow_import: bool = False) -> Any:
-        """The run's config decoded back to Python values (see :func:`modelver.decode_config`).
+    def config(self, *, allow_import: bool = False, plain: bool = False) -> Any:
+        """The run's config decoded back to Python values (see :func:`modelver.decode_config`), or as plain data.
+
+        Dataclasses, attrs classes, pydantic models and enums are rebuilt when their class can be found: its module
+        is already imported, or ``allow_import`` is true and it imports. When one cannot be, the whole config is
+        returned as plain nested data (as with ``plain=True``) with one :class:`~modelver.errors.ConfigClassWarning`
+        naming the classes, never as the recorded ``{"$type": ...}`` envelopes.
+
+        Args:
+            allow_import: import the modules of recorded classes that are not imported yet (this runs their code).
+            plain: return plain nested data (``dict``, ``list``, ``str``, numbers, ``None``) without rebuilding any
+                class: see :func:`modelver.capture.flatten.plain_config`.
+
+        Returns:
+            The config.
 
         Raises:
             IntegrityError: a config stored as a blob is missing or corrupt.
+
+        Example:
+            >>> version = modelver.get("churn@0.1.0")  # doctest: +SKIP
+            >>> version.config(plain=True)["opt"]["lr"]  # doctest: +SKIP
+            0.01
         """
+        # Imported here, not at the top: they are not on the serving path (modelver.load), see docs/performance.md.
+        from modelver.capture.config_decode import decode_config
+        from modelver.capture.flatten import plain_config, unresolved_classes
+
         encoded = self.manifest.config
         if isinstance(encoded, dict) and encoded.get("$type") == "blob":
-            encoded = json.loads(self.store.read_blob(encoded["digest"]))
-        return decode_config(encoded, allow_import=allow_import)
+            encoded = parse_record(self.store.read_blob(encoded["digest"]), f"the config blob of {self}")
+        if plain:
+            return plain_config(encoded)
+        decoded = decode_config(encoded, allow_import=allow_import)
+        missing = unresolved_classes(decoded)
+        if not missing:
+            return decoded
+        hint = "they are not installed here" if allow_import else "import their modules, or pass allow_import=True"
+        warnings.warn(
+            f"the config of {self.ref} names classes that cannot be found here: {', '.join(missing)}; it is returned "
+            f"as plain data, as config(plain=True) does (to rebuild them, {hint})",
+            ConfigClassWarning,
+            stacklevel=user_stacklevel(),
+        )
+        return plain_config(encoded)
 
     def artifact(self, name: str | None = None) -> tuple[str, ArtifactEntry]:
         """Pick a loadable artifact: ``name`` as a path or a path without its extension; by default the only
@@ -149,7 +231,8 @@ class ModelVersion:
         digest = self.manifest.metrics_history
         if digest is None:
             return []
-        return [json.loads(line) for line in self.store.read_blob(digest).splitlines() if line.strip()]
+        what = f"the metrics history of {self}"
+        return [parse_record(line, what) for line in self.store.read_blob(digest).splitlines() if line.strip()]
 
     def resource_series(self) -> dict[str, Any] | None:
         """The sampled resource time series of the run, verified (the format is documented in
@@ -163,7 +246,7 @@ class ModelVersion:
         digest = self.manifest.resources.series
         if digest is None:
             return None
-        series: dict[str, Any] = json.loads(self.store.read_blob(digest))
+        series: dict[str, Any] = parse_record(self.store.read_blob(digest), f"the resource series of {self}")
         return series
 
     def _units(self) -> dict[str, str]:
@@ -271,9 +354,18 @@ class ModelVersion:
         entry = self.manifest.artifacts[unit]
         if loader is not None:
             return loader(local_file(self.store, unit, entry))
-        if fmt.zero_copy:  # a writable buffer the format may keep: no second copy of a large blob
-            return fmt.load(read_verified_buffer(self.store, entry.digest), context)
-        return fmt.load(self.store.read_blob(entry.digest), context)
+        # A writable buffer for a zero-copy format (it may keep it: no second copy of a large blob).
+        data = read_verified_buffer(self.store, entry.digest) if fmt.zero_copy else self.store.read_blob(entry.digest)
+        try:
+            return fmt.load(data, context)
+        except ModelverError:
+            raise
+        except Exception as exc:  # whatever the format's library raises on bytes it cannot decode
+            raise FormatError(
+                f"{self.ref}:{unit} is labelled {fmt.name!r} but its bytes do not decode as {fmt.name} "
+                f"({type(exc).__name__}: {str(exc)[:200]}); its digest matches, so it was stored so: "
+                f"`modelver show {self.ref}` lists its artifacts, `.download(directory)` gets the raw file"
+            ) from exc
 
     def download(self, directory: str | os.PathLike[str]) -> Path:
         """Write every artifact under ``directory`` at its relative path, streamed and verified.
@@ -300,19 +392,34 @@ class ModelVersion:
         return root
 
 
-def get(ref: str, *, store: str | os.PathLike[str] | Store | None = None) -> ModelVersion:
+def get(
+    ref: str, *, store: str | os.PathLike[str] | Store | None = None, at: str | datetime | None = None
+) -> ModelVersion:
     """Resolve ``ref`` (``"name"``, ``"name@1.2.0"``, ``"name@latest"``, a range or digest prefix) and return the
     version's verified manifest.
 
-    Inside ``modelver.track()`` the version is recorded as a lineage input of the run.
+    Inside ``modelver.track()`` the version is recorded as a lineage input of the run (also with ``at``: the
+    digest it resolved to).
+
+    Args:
+        ref: the reference.
+        store: the store (default: see ``modelver info``).
+        at: resolve as the registry stood at this instant (``"2026-12-01T14:02Z"``; writers' clocks; see
+            :func:`~modelver.registry.timeline.resolve_at`).
 
     Raises:
-        InvalidReferenceError: ``ref`` is malformed.
+        InvalidReferenceError: ``ref`` or ``at`` is malformed.
         VersionNotFoundError: nothing matches (the message lists what exists).
         IntegrityError: the manifest is corrupt.
+
+    Example:
+        >>> modelver.get("churn@production").version  # doctest: +SKIP
+        '1.4.0'
+        >>> modelver.get("churn@production", at="2026-12-01T14:02Z").version  # doctest: +SKIP
+        '1.3.2'
     """
     opened = open_store(store)
-    tag = resolve(opened, ref)
+    tag = resolve(opened, ref) if at is None else resolve_at(opened, ref, at)
     version = ModelVersion(
         name=tag.name,
         version=tag.version,
@@ -337,6 +444,7 @@ def load(
     trusted: Sequence[str] | None = None,
     loader: Callable[[Path], Any] | None = None,
     strict: bool = False,
+    deployment: str | None = None,
 ) -> Any:
     """Resolve ``ref``, verify, and return the saved model object (``get(ref).load(...)``).
 
@@ -348,12 +456,25 @@ def load(
         trusted: skops type names, or PyTorch module classes to import, that the caller trusts.
         loader: called with the verified local path (file or directory) instead of modelver's deserializer.
         strict: an environment that differs from the recorded one raises instead of warning.
+        deployment: the deployment target this process serves (``"prod-eu"``): once the model loaded, a ``served``
+            event is recorded, at most once per process and digest; failing to record it only warns.
 
     Raises:
         InvalidReferenceError, VersionNotFoundError, IntegrityError, UnsafeFormatError, EnvironmentMismatchError:
         see :func:`get` and :meth:`ModelVersion.load`.
+
+    Example:
+        >>> model = modelver.load("churn@production", deployment="prod-eu")  # doctest: +SKIP
+        >>> model.predict(X)  # doctest: +SKIP
     """
-    return get(ref, store=store).load(name, allow_pickle=allow_pickle, trusted=trusted, loader=loader, strict=strict)
+    version = get(ref, store=store)
+    model = version.load(name, allow_pickle=allow_pickle, trusted=trusted, loader=loader, strict=strict)
+    if deployment is not None:
+        from modelver.registry.deployments import record_served  # with hooks and urllib: off the plain load path
+
+        tag = VersionTag(version.name, version.version, version.digest, version.published_at, version.published_by)
+        record_served(version.store, tag, deployment)
+    return model
 
 
 def list_versions(name: str, *, store: str | os.PathLike[str] | Store | None = None) -> list[VersionTag]:
@@ -361,6 +482,10 @@ def list_versions(name: str, *, store: str | os.PathLike[str] | Store | None = N
 
     Raises:
         InvalidReferenceError: ``name`` is not a valid name.
+
+    Example:
+        >>> [tag.version for tag in modelver.list_versions("churn")]  # doctest: +SKIP
+        ['0.1.0', '0.1.1', '1.0.0-rc.1', '1.0.0']
     """
     validate_name(name)
     opened = open_store(store)

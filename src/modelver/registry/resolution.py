@@ -38,7 +38,8 @@ from modelver.errors import (
 )
 from modelver.manifest import CreatedBy
 from modelver.registry.events import RegistryState, events_dir, fold, list_event_paths, read_events
-from modelver.registry.refs import Reference, VersionRange, parse_reference
+from modelver.registry.ranges import VersionRange
+from modelver.registry.refs import Reference, parse_reference
 from modelver.registry.semver import PrecedenceKey, SemVer
 from modelver.serde import canonical_json, from_json_dict, to_json_dict
 from modelver.store.objects import Store
@@ -69,6 +70,11 @@ class VersionTag:
         created_by: user and host that published.
         metrics: the run's final metrics (a copy of the manifest's, so ``modelver list`` reads no manifest);
             empty in tags written before it existed.
+
+    Example:
+        >>> tag = modelver.list_versions("churn")[-1]  # doctest: +SKIP
+        >>> tag.version, tag.manifest[:15], tag.metrics  # doctest: +SKIP
+        ('1.4.0', 'blake3:3f9a01bc', {'accuracy': 0.93})
     """
 
     name: str
@@ -253,6 +259,19 @@ def _warn_if_yanked(tag: VersionTag, state: RegistryState, how: str) -> None:
         )
 
 
+def _refuse_pruned(tag: VersionTag, state: RegistryState, how: str) -> VersionTag:
+    """``tag``, unless its version was pruned: then a :class:`VersionNotFoundError` saying when and by whom."""
+    event = state.pruned.get(tag.version)
+    if event is None:
+        return tag
+    why = f" ({event.reason})" if event.reason else ""
+    raise VersionNotFoundError(
+        f"{tag.name}@{tag.version} (resolved from {how}) was pruned on {event.at} by {event.by}{why}; its bytes are "
+        f"freed by gc and the version number is never reused. See `modelver history {tag.name}`",
+        reference=f"{tag.name}@{tag.version}",
+    )
+
+
 def _range_bounds(index: _VersionIndex, version_range: VersionRange) -> tuple[int, int]:
     """Positions ``[lo, hi)`` in the index outside which no version can satisfy the range (by precedence)."""
     lo, hi = 0, len(index.versions)
@@ -306,8 +325,10 @@ def resolve(store: Store, reference: str | Reference, *, warn_yanked: bool = Tru
                 reference=str(ref),
                 available=nearest,
             ) from None
+        state = read_state(store, ref.name)
+        _refuse_pruned(tag, state, "an exact version")
         if warn_yanked:
-            _warn_if_yanked(tag, read_state(store, ref.name), "an exact version")
+            _warn_if_yanked(tag, state, "an exact version")
         return tag
     if ref.kind == "alias":
         assert ref.alias is not None
@@ -327,7 +348,7 @@ def resolve(store: Store, reference: str | Reference, *, warn_yanked: bool = Tru
                 reference=str(ref),
                 available=tuple(set_aliases),
             )
-        tag = read_tag(store, ref.name, alias.version)
+        tag = _refuse_pruned(read_tag(store, ref.name, alias.version), state, f"alias {ref.alias!r}")
         if warn_yanked:
             _warn_if_yanked(tag, state, f"alias {ref.alias!r}")
         return tag
@@ -346,6 +367,8 @@ def resolve(store: Store, reference: str | Reference, *, warn_yanked: bool = Tru
             if str(version) in state.yanked:
                 yanked_skipped.append(str(version))
                 continue
+            if str(version) in state.pruned:
+                continue
             return read_tag(store, ref.name, str(version))
         what = f"matches {ref.spec}" if ref.range else "is a release (only pre-releases exist)"
         if yanked_skipped:
@@ -357,7 +380,7 @@ def resolve(store: Store, reference: str | Reference, *, warn_yanked: bool = Tru
         )
     assert ref.digest_prefix is not None
     tags = [read_tag(store, ref.name, str(v)) for v in index.versions]
-    matches = [t for t in tags if t.manifest.startswith(ref.digest_prefix)]
+    matches = [t for t in tags if t.manifest.startswith(ref.digest_prefix) and t.version not in state.pruned]
     if not matches:
         raise VersionNotFoundError(
             f"no version of {ref.name} has a manifest digest starting {ref.digest_prefix}; highest versions: {shown}",

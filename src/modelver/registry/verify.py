@@ -25,7 +25,13 @@ class CheckedObject:
 
 @attrs.frozen
 class VerifyReport:
-    """The result of :func:`verify`: the version checked and every object, in manifest order."""
+    """The result of :func:`verify`: the version checked and every object, in manifest order.
+
+    Example:
+        >>> report = modelver.verify("churn@1.4.0")  # doctest: +SKIP
+        >>> report.ok, len(report.objects)  # doctest: +SKIP
+        (True, 3)
+    """
 
     ref: str
     digest: str
@@ -90,6 +96,10 @@ def verify(ref: str, *, store: str | os.PathLike[str] | Store | None = None) -> 
     Raises:
         InvalidReferenceError, VersionNotFoundError: ``ref`` is malformed or matches nothing.
         IntegrityError: the manifest itself is missing or corrupt (nothing else can be checked).
+
+    Example:
+        >>> modelver.verify("churn@1.4.0").ok  # doctest: +SKIP
+        True
     """
     version = get(ref, store=_uncached(store))
     checked = [CheckedObject("manifest", version.digest, "ok")]
@@ -100,7 +110,13 @@ def verify(ref: str, *, store: str | os.PathLike[str] | Store | None = None) -> 
 @attrs.frozen
 class StoreVerifyReport:
     """The result of :func:`verify_all`: one :class:`VerifyReport` per version, plus versions that could not be
-    checked at all (their tag or manifest unreadable) as ``(ref, message)``."""
+    checked at all (their tag or manifest unreadable) as ``(ref, message)``.
+
+    Example:
+        >>> report = modelver.verify_all()  # doctest: +SKIP
+        >>> report.ok, len(report.reports), report.unreadable  # doctest: +SKIP
+        (True, 42, ())
+    """
 
     reports: tuple[VerifyReport, ...]
     unreadable: tuple[tuple[str, str], ...]
@@ -116,7 +132,13 @@ def verify_all(*, store: str | os.PathLike[str] | Store | None = None) -> StoreV
 
     Returns:
         A report; ``report.ok`` is false when any tag, manifest or blob is missing, corrupt or unreadable.
+
+    Example:
+        >>> report = modelver.verify_all(store="s3://ml-models/registry")  # doctest: +SKIP
+        >>> [r.ref for r in report.reports if not r.ok], report.unreadable  # doctest: +SKIP
+        ([], ())
     """
+    from modelver.registry.events import read_state
     from modelver.registry.model_version import read_manifest
     from modelver.registry.resolution import read_tag, sorted_versions
 
@@ -125,7 +147,10 @@ def verify_all(*, store: str | os.PathLike[str] | Store | None = None) -> StoreV
     reports: list[VerifyReport] = []
     unreadable: list[tuple[str, str]] = []
     for name in opened.list_names():
+        pruned = read_state(opened, name).pruned
         for version in sorted_versions(opened, name):
+            if str(version) in pruned:  # tombstoned by prune: its bytes are gc's to free, nothing to verify
+                continue
             ref = f"{name}@{version}"
             try:
                 tag = read_tag(opened, name, str(version))

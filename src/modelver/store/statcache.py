@@ -39,7 +39,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
-import platformdirs
 
 ENV_CACHE = "MODELVER_CACHE"
 #: A file whose mtime is this close to the moment it was hashed is not cached (seconds).
@@ -74,7 +73,11 @@ _SEP = b"\0"
 def cache_dir() -> Path:
     """Where modelver keeps local caches: ``$MODELVER_CACHE``, else the user cache dir."""
     override = os.environ.get(ENV_CACHE)
-    return Path(override) if override else Path(platformdirs.user_cache_dir("modelver", appauthor=False))
+    if override:
+        return Path(override)
+    import platformdirs  # only when $MODELVER_CACHE is unset
+
+    return Path(platformdirs.user_cache_dir("modelver", appauthor=False))
 
 
 def file_key(info: os.stat_result) -> FileKey:

@@ -10,78 +10,54 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
-from pathlib import Path
+import traceback
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
 
 from modelver.capture.code import capture_code
-from modelver.capture.config import encode_config
 from modelver.capture.environment import capture_environment
 from modelver.capture.redact import redact_text
-from modelver.capture.resources import ResourceMonitor
-from modelver.data.fingerprint import fingerprint, tree_json, walk_tree
-from modelver.errors import (
-    CaptureError,
-    CaptureWarning,
-    FormatError,
-    InvalidReferenceError,
-    StoreError,
-    VersionExistsError,
-)
-from modelver.formats import Format, make_prompt, resolve_format, serialize
-from modelver.manifest import (
-    ArtifactEntry,
-    CaptureErrorRecord,
-    CodeFacet,
-    DataEntry,
-    EnvironmentFacet,
-    Lineage,
-    Manifest,
-    ResourcesFacet,
-    StepRecord,
-)
-from modelver.provenance import created_by, utc_now
+from modelver.data.fingerprint import tree_json
+from modelver.data.sources import fingerprint
+from modelver.distributed.launcher import detect_launch
+from modelver.errors import CaptureError, StoreError, VersionExistsError
+from modelver.manifest import CaptureErrorRecord, DataEntry, Manifest, ResourcesFacet, StepRecord
 from modelver.registry.model_version import ModelVersion, loaded_inputs
-from modelver.registry.refs import validate_name
-from modelver.registry.schemes import BUMPS, DEFAULT_BUMP, DEFAULT_SCHEME, SCHEMES
-from modelver.registry.semver import SemVer
-from modelver.serde import canonical_json, to_json_dict
+from modelver.registry.schemes import DEFAULT_BUMP, DEFAULT_SCHEME
+from modelver.settings import capture_excludes
+from modelver.store.backend import is_unreachable
 from modelver.store.digest import DEFAULT_ALGORITHM
-from modelver.store.location import open_store
-from modelver.store.objects import Store, is_unreachable
-from modelver.store.paths import path_clash, validate_artifact_path
-from modelver.tracking.spool import create_version_tag, pending, push, spool_store, write_entry
-from modelver.warnings import warn_user
+from modelver.store.objects import Store
+from modelver.store.statcache import cache_dir
+from modelver.tracking.failed_run import write_failed_run
+from modelver.tracking.interrupt import SignalGuard, signal_name, write_interrupted_run
+from modelver.tracking.job import DEFAULT_REPORT_TIMEOUT_S, JobPart, finish_part
+from modelver.tracking.preflight import check_before_training, check_store_writable
+from modelver.tracking.publish import publish_version
+from modelver.tracking.reproduction_mode import reproduction_of
+from modelver.tracking.resume import CheckpointSaving
+from modelver.tracking.run_manifest import build_manifest, encode_run_config
+from modelver.tracking.spool import pending, push, spool_dir, spool_store, write_entry
 
-#: A config whose canonical JSON is larger than this is stored whole as a blob and referenced from the manifest.
-CONFIG_INLINE_LIMIT_BYTES = 1 << 20
 #: How long leaving the block waits for the background code/environment capture (a hung remote write, say).
 STATIC_CAPTURE_TIMEOUT_S = 120.0
-RUN_SCHEMA = "modelver.run/1"
+
+#: The largest metric magnitude recorded: readers compare, format and plot metrics as floats.
+_FLOAT_MAX = sys.float_info.max
 
 #: The run whose ``with`` block is executing in this context; ``@modelver.versioned`` steps record into it.
 current_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar("modelver_run", default=None)
 
 
-def _media_type(path: str) -> str:
-    import mimetypes
-
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"
-
-
-class Run:
+class Run(CheckpointSaving):
     """A training run being captured; returned by :func:`track`.
 
     Logging methods are safe to call from several threads. After the ``with`` block exits cleanly,
@@ -94,78 +70,16 @@ class Run:
         version: the published :class:`~modelver.ModelVersion`, or ``None`` before a clean exit.
         status: ``"created"``, ``"running"``, ``"published"``, ``"spooled"`` (the store could not be reached at
             the end: the bundle waits in the local spool for ``modelver push``) or ``"failed"``.
+
+    Example:
+        >>> with modelver.track("churn", config={"lr": 0.1}) as run:  # doctest: +SKIP
+        ...     run.log_metrics({"loss": 0.42}, step=1)
+        ...     run.save_model(model)
+        >>> run.status, run.version.version  # doctest: +SKIP
+        ('published', '0.1.3')
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        version: str | None = None,
-        config: object = None,
-        data: Mapping[str, object] | None = None,
-        store: str | os.PathLike[str] | Store | None = None,
-        strict: bool = False,
-        scheme: str = DEFAULT_SCHEME,
-        bump: str = DEFAULT_BUMP,
-    ) -> None:
-        self.name = validate_name(name)
-        self._requested = SemVer.parse(version) if version is not None else None
-        if scheme not in SCHEMES or bump not in BUMPS:
-            raise InvalidReferenceError(
-                f"unknown version scheme {scheme!r} or bump {bump!r}: schemes are {', '.join(SCHEMES)}, bumps "
-                f"{', '.join(BUMPS)}",
-                reference=f"{scheme}/{bump}",
-            )
-        self._scheme = scheme
-        self._bump = bump
-        self.store = open_store(store)
-        self.strict = strict
-        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
-        self.version: ModelVersion | None = None
-        self.status = "created"
-        self._lock = threading.RLock()
-        self._config_root = config
-        self._params: dict[str, object] = {}
-        self._data_sources = dict(data or {})
-        self._data: dict[str, DataEntry] = {}
-        self._metrics: dict[str, float | int | None] = {}
-        self._history: list[dict[str, Any]] = []
-        self._artifacts: dict[str, ArtifactEntry] = {}
-        self._errors: list[CaptureErrorRecord] = []
-        self._inputs: list[str] = []
-        self._steps: list[StepRecord] = []
-        self._code = CodeFacet()
-        self._environment = EnvironmentFacet()
-        self._monitor = ResourceMonitor()
-        self._static_thread: threading.Thread | None = None
-        self._background_errors: list[CaptureErrorRecord] = []
-        self._inputs_token: Any = None
-        self._run_token: Any = None
-
-    # -- capture errors and warnings -------------------------------------------------------------------------
-
-    @staticmethod
-    def _warn(message: str, category: type[Warning] = CaptureWarning) -> None:
-        warn_user(message, category)
-
-    def _capture_failed(self, facet: str, exc: BaseException | str, *, raise_strict: bool = True) -> None:
-        record = (
-            CaptureErrorRecord(facet, "CaptureError", redact_text(exc))
-            if isinstance(exc, str)
-            else CaptureErrorRecord(facet, type(exc).__name__, redact_text(str(exc)))
-        )
-        with self._lock:
-            self._errors.append(record)
-        if self.strict and raise_strict:
-            raise CaptureError(f"{facet} capture failed in strict mode: {record.message}")
-        self._warn(f"modelver: {facet} capture failed: {record.message}")
-
-    def _check_open(self, what: str) -> None:
-        if self.status != "running":
-            raise CaptureError(
-                f"{what} on run {self.run_id}, which is {self.status}: log inside the `with modelver.track(...)` "
-                "block; a published version never changes"
-            )
+    _signals: SignalGuard | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -173,16 +87,37 @@ class Run:
         if self.status != "created":
             raise RuntimeError(f"run {self.run_id} was already entered; call modelver.track() for a new run")
         self.store.initialize()
+        original = reproduction_of(self.name)
+        if original is not None:
+            # `modelver reproduce --run`: a reproduction of the original, never a release (reproduction_mode.py).
+            self._requested = original.version_for(self.run_id)
+            self._inputs.append(original.ref)
         if self._requested is not None and str(self._requested) in self.store.list_versions(self.name):
             # Checked now so hours of training are not spent on a version that is taken; the create at the end
             # is still atomic.
             raise VersionExistsError(
                 f"{self.name}@{self._requested} already exists in {self.store.url}; choose another version or "
-                "leave version= unset",
+                "leave version= unset.",
                 name=self.name,
                 version=str(self._requested),
             )
+        if self.strict or self.require_clean:
+            # What the end of the run would refuse is known now: refuse it before hours of training.
+            try:
+                if self.strict:
+                    check_store_writable(self.store)  # first: the code capture writes blobs
+                self._code, code_errors = capture_code(put_blob=self.store.put_bytes, exclude=self._capture_exclude())
+                self._code_captured = code_errors
+                check_before_training(self._code, code_errors, strict=self.strict, require_clean=self.require_clean)
+            except BaseException:
+                self.status = "failed"
+                raise
+        if self._launch is not None:
+            self._job = JobPart.start(self._launch, self.name, self._report_timeout_s)
+        self._begin_series()
         self.status = "running"
+        self._signals = SignalGuard(self._interrupted)
+        self._signals.install()
         self._monitor.start()
         self._static_thread = threading.Thread(target=self._capture_static, name="modelver-capture", daemon=True)
         self._static_thread.start()
@@ -200,7 +135,10 @@ class Run:
     def _capture_static(self) -> None:
         # Runs in a background thread; its errors are recorded and warned about on exit, in the user's thread.
         try:
-            self._code, code_errors = capture_code(put_blob=self.store.put_bytes)
+            if self._code_captured is not None:  # captured on entry (strict mode, require_clean)
+                code_errors = self._code_captured
+            else:
+                self._code, code_errors = capture_code(put_blob=self.store.put_bytes, exclude=self._capture_exclude())
         except Exception as exc:
             code_errors = [CaptureErrorRecord("code", type(exc).__name__, str(exc))]
         try:
@@ -209,6 +147,10 @@ class Run:
             env_errors = [CaptureErrorRecord("environment", type(exc).__name__, str(exc))]
         self._background_errors = code_errors + env_errors
 
+    def _capture_exclude(self) -> tuple[str, ...]:
+        # The store, the read cache and the spool are output, never code, wherever they live (docs/capture.md).
+        return capture_excludes(self.store.root if self.store.is_local else None, cache_dir(), spool_dir())
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
@@ -216,6 +158,10 @@ class Run:
             loaded_inputs.reset(self._inputs_token)
         with contextlib.suppress(ValueError, LookupError):
             current_run.reset(self._run_token)
+        if self._signals is not None:
+            self._signals.restore()
+        if self.status == "interrupted":  # recorded when the signal arrived (KeyboardInterrupt ends up here)
+            return False
         self._spooled_for: Store | None = None
         if exc_type is None and self.store.is_remote:
             try:
@@ -232,14 +178,27 @@ class Run:
                 self._warn(f"modelver: could not record the failed run: {capture_exc}")
                 return False  # the user's exception wins
             raise
+        manifest, body = self._with_segments(manifest, body)
+        if self._job is not None:  # one version per job: rank 0 publishes after the other ranks reported
+            error = None
+            if exc_type is not None:
+                reason = f"{exc_type.__name__}: {redact_text(str(exc))}"
+                error = (reason, redact_text("".join(traceback.format_exception(exc_type, exc, tb))))
+            self.status, shared = finish_part(self._job, self.store, manifest, self.run_id, error)
+            if shared is None:
+                self._warn_all(fresh_errors)
+                return False
+            manifest, body = shared
         if exc_type is not None:
             self.status = "failed"
-            self._write_failed_run(body, f"{exc_type.__name__}: {redact_text(str(exc))}")
+            reason = f"{exc_type.__name__}: {redact_text(str(exc))}"
+            trace = redact_text("".join(traceback.format_exception(exc_type, exc, tb)))
+            write_failed_run(self.store, self.run_id, self.name, body, reason, trace)
             self._warn_all(fresh_errors)
             return False  # the user's exception propagates untouched
         if self.strict and self._errors:
             self.status = "failed"
-            self._write_failed_run(body, "strict mode: capture errors")
+            write_failed_run(self.store, self.run_id, self.name, body, "strict mode: capture errors")
             listed = "; ".join(f"{e.facet}: {e.message}" for e in self._errors)
             raise CaptureError(f"{len(self._errors)} capture error(s) in strict mode, no version published: {listed}")
         self._warn_all(fresh_errors)
@@ -254,12 +213,42 @@ class Run:
         except BaseException as publish_exc:
             self.status = "failed"
             if not isinstance(publish_exc, VersionExistsError):  # that path keeps its own record
-                self._write_failed_run(body, f"publishing failed: {type(publish_exc).__name__}: {publish_exc}")
+                write_failed_run(
+                    self.store,
+                    self.run_id,
+                    self.name,
+                    body,
+                    f"publishing failed: {type(publish_exc).__name__}: {publish_exc}",
+                )
             raise
         self.status = "published" if self.version is not None else "spooled"
+        if self.version is not None:
+            self._series_published(self.version.version)
         if self.version is not None and self.store.is_remote:
             self._push_spooled()
         return False
+
+    def _interrupted(self, signum: int) -> None:
+        # SIGTERM/SIGINT in the block (modelver.tracking.interrupt): record the run, then the signal goes on.
+        if self.status != "running":
+            return
+        manifest, body, _ = self._finish_capture()
+        self.status = "interrupted"
+        if self._job is not None:
+            own = self._job.report(
+                self.store, manifest, self.run_id, "interrupted", f"interrupted by {signal_name(signum)}"
+            )
+            self._job.failure_after(self.store, manifest, own, self._resume_record(signum))
+        else:
+            write_interrupted_run(
+                self.store,
+                self.run_id,
+                self.name,
+                body,
+                signum,
+                checkpoint_step=self.checkpoint_step,
+                extra=self._series_record(),
+            )
 
     def _push_spooled(self) -> None:
         # The store is reachable again: publish what earlier runs spooled for it. The version is already out, so
@@ -323,19 +312,14 @@ class Run:
             inputs = tuple(dict.fromkeys(self._inputs))
             steps = tuple(self._steps)
         resources = self._store_series(resources, fresh)
-        config, config_errors = self._encoded_config()
+        config, config_errors = encode_run_config(self._config_root, self._params, self.store)
         with self._lock:
             self._errors.extend(config_errors)
             errors = tuple(self._errors)
-        history_digest = None
-        if history:
-            lines = "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in history)
-            history_digest = self.store.put_bytes(lines.encode())
         data, metrics, artifacts = snapshot
-        manifest = Manifest(
+        manifest, body = build_manifest(
+            self.store,
             name=self.name,
-            created_at=utc_now(),
-            created_by=created_by(),
             run_id=self.run_id,
             code=self._code,
             environment=self._environment,
@@ -343,14 +327,15 @@ class Run:
             data=data,
             resources=resources,
             metrics=metrics,
-            metrics_history=history_digest,
+            history=history,
             artifacts=artifacts,
-            lineage=Lineage(steps=steps, inputs=inputs),
-            capture_errors=errors,
+            steps=steps,
+            inputs=inputs,
+            errors=errors,
+            labels=self._labels,
+            description=self._description,
         )
-        body = to_json_dict(manifest)
-        del body["version"], body["digest"]
-        return manifest, canonical_json(body), [*fresh, *config_errors]
+        return manifest, body, [*fresh, *config_errors]
 
     def _store_series(self, resources: ResourcesFacet, errors: list[CaptureErrorRecord]) -> ResourcesFacet:
         """Store the sampled resource time series as a blob and point ``resources.series`` at it."""
@@ -363,40 +348,6 @@ class Run:
                 self._errors.append(record)
             return resources
         return attrs.evolve(resources, series=digest)
-
-    def _encoded_config(self) -> tuple[Any, list[CaptureErrorRecord]]:
-        root = self._config_root
-        if not self._params:
-            value: object = {} if root is None else root
-        elif root is None or isinstance(root, Mapping):
-            value = {**(root or {}), **self._params}
-        elif hasattr(root, "__dict__") and type(root).__name__ == "Namespace":
-            value = type(root)(**{**vars(root), **self._params})
-        else:
-            value = {"config": root, "params": self._params}
-        encoded = encode_config(value)
-        errors = [
-            CaptureErrorRecord("config", error, f"{f'config key {path!r}' if path else 'the config'}: {message}")
-            for path, error, message in encoded.errors
-        ]
-        raw = canonical_json(encoded.value)
-        if len(raw) > CONFIG_INLINE_LIMIT_BYTES:
-            return {"$type": "blob", "digest": self.store.put_bytes(raw), "size_bytes": len(raw)}, errors
-        return encoded.value, errors
-
-    def _write_failed_run(self, body: bytes, reason: str) -> None:
-        record = {
-            "schema": RUN_SCHEMA,
-            "run_id": self.run_id,
-            "name": self.name,
-            "status": "failed",
-            "reason": reason,
-            "manifest": json.loads(body),
-        }
-        try:
-            self.store.write_run(self.run_id, canonical_json(record))
-        except Exception as exc:
-            self._warn(f"modelver: could not keep the failed run record: {exc}")
 
     def _publish(self, manifest: Manifest, body: bytes) -> ModelVersion | None:
         digest = self.store.put_manifest(body)
@@ -420,51 +371,18 @@ class Run:
             print(message, file=sys.stderr)
             self._warn(message, UserWarning)
             return None
-        by = created_by()
-        try:
-            tag = create_version_tag(
-                self.store,
-                self.name,
-                digest,
-                None if self._requested is None else str(self._requested),
-                by,
-                scheme=self._scheme,
-                bump=self._bump,
-                code=self._code,
-                metrics=manifest.metrics,
-            )
-        except VersionExistsError as exc:  # only an explicit version is never replaced by the next one
-            self._write_failed_run(body, f"version {exc.version} was taken")
-            raise VersionExistsError(
-                f"{exc} The run's bundle is kept as manifest {digest} (run record runs/{self.run_id}.json)",
-                name=self.name,
-                version=exc.version,
-            ) from exc
-        return ModelVersion(
+        return publish_version(
+            self.store,
+            manifest,
+            body,
+            digest,
             name=self.name,
-            version=tag.version,
-            digest=digest,
-            manifest=attrs.evolve(manifest, version=tag.version, digest=digest),
-            published_at=tag.created_at,
-            published_by=by,
-            store=self.store,
+            run_id=self.run_id,
+            requested=None if self._requested is None else str(self._requested),
+            scheme=self._scheme,
+            bump=self._bump,
+            code=self._code,
         )
-
-    def _add_artifact(self, path: str, entry: ArtifactEntry) -> None:
-        with self._lock:
-            self._check_open(f"adding artifact {path}")
-            clash = path_clash([*self._artifacts, path])
-            if clash is not None:
-                raise InvalidReferenceError(
-                    f"artifact {path!r} cannot be added: {clash[0]!r} would be a file and a directory (it holds "
-                    f"{clash[1]!r}) at once; choose another name",
-                    reference=path,
-                )
-            replacing = path in self._artifacts
-            self._artifacts[path] = entry
-        if replacing:
-            # Saving a checkpoint under one name every epoch is common: the last one wins, but say so.
-            self._warn(f"modelver: {path} was already saved in this run; the bundle keeps the latest", UserWarning)
 
     def record_step(self, step: StepRecord) -> None:
         """Add a finished ``@modelver.versioned`` call to the run's lineage (ignored once the run is closing)."""
@@ -502,7 +420,8 @@ class Run:
         """Record metric values; the manifest keeps the last value of each, a blob keeps every call.
 
         Keys must be strings and values real numbers (Python, numpy, or anything ``float()`` accepts, such as a
-        0-d tensor); anything else is a capture error. NaN and infinities are kept in the history (as ``"nan"``,
+        0-d tensor) within the float range (an int over ``sys.float_info.max`` is refused); anything else is a
+        capture error, and the value is not recorded. NaN and infinities are kept in the history (as ``"nan"``,
         ``"inf"``) and recorded as ``None`` in ``metrics``, with a capture error. Each history line is
         ``{"time": unix seconds, "step": step or null, "metrics": {...}}``.
 
@@ -519,6 +438,17 @@ class Run:
                 value: float | int = raw if isinstance(raw, int) and not isinstance(raw, bool) else float(raw)  # type: ignore[arg-type]
             except (TypeError, ValueError) as exc:
                 self._capture_failed("metrics", f"metric {key!r}={raw!r} is not a number: {exc}")
+                continue
+            except OverflowError as exc:  # a huge int subclass or Decimal that float() cannot hold
+                self._capture_failed("metrics", f"metric {key!r} is outside the float range: {exc}; not recorded")
+                continue
+            if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+                self._capture_failed(
+                    "metrics",
+                    f"metric {key!r} is an integer of {value.bit_length()} bits, outside the float range "
+                    f"(±{_FLOAT_MAX:.6g}) that readers compare and plot metrics in; not recorded. Log it as a "
+                    "float or a logarithm",
+                )
                 continue
             finite = isinstance(value, int) or math.isfinite(value)
             values[key] = value if finite else str(value)
@@ -562,149 +492,6 @@ class Run:
             self._data[label] = entry
         return entry
 
-    def save_model(
-        self, obj: object, name: str = "model", *, format: str | None = None, allow_pickle: bool = False
-    ) -> str:
-        """Serialize ``obj`` in a safe format (docs/formats.md) and add it to the bundle.
-
-        The format is chosen from the object's type (scikit-learn → ``skops``, ``torch.nn.Module`` → ``torch``
-        safetensors, ``save_pretrained`` objects and directories → ``directory``, ONNX, arrays, tables, JSON,
-        text, prompts) and recorded in ``artifacts.<path>.format``.
-
-        Args:
-            obj: the model or data.
-            name: artifact name; the stored path is ``name`` plus the format's extension (``model.skops``); a
-                directory's files are stored below ``name/``.
-            format: force a format by name (``"skops"``, ``"torch"``, ``"directory"``, ``"yaml"``, ``"pickle"``...).
-            allow_pickle: permit a code-running format (pickle, joblib, TorchScript) when no safe one fits.
-
-        Returns:
-            The artifact's path in the bundle (for a directory: ``name``). Saving again under the same name replaces
-            the earlier object (with a warning): the bundle keeps the latest.
-
-        Raises:
-            UnsafeFormatError: only a code-running format fits and ``allow_pickle`` is false (nothing is written).
-            FormatError: ``format`` is unknown or does not fit ``obj``.
-            InvalidReferenceError: ``name`` is not a clean relative path, or clashes with another artifact.
-            CaptureError: the run is no longer running.
-        """
-        self._check_open("save_model")
-        validate_artifact_path(name)
-        fmt = resolve_format(obj, format, allow_pickle)
-        if fmt.directory:
-            return self._save_directory(obj, name, fmt)
-        serialized = serialize(obj, format=fmt.name, allow_pickle=allow_pickle)
-        path = validate_artifact_path(name + serialized.extension)
-        digest = self.store.put_bytes(serialized.data)
-        self._add_artifact(path, ArtifactEntry(digest, len(serialized.data), serialized.media_type, serialized.format))
-        return path
-
-    def _save_directory(self, obj: object, name: str, fmt: Format) -> str:
-        """Store a directory format's files one blob each, as ``name/<rel>`` entries with ``tree=name``."""
-        with tempfile.TemporaryDirectory(prefix="modelver-save-") as scratch:
-            source = fmt.write_directory(obj, Path(scratch))
-            found, skipped = walk_tree(str(source), str(source))
-            if skipped:
-                self._capture_failed("artifacts", f"{source}: not stored: {'; '.join(skipped)}", raise_strict=False)
-            if not found:
-                raise FormatError(f"{name}: the directory to save ({source}) holds no files")
-            entries = []
-            for rel, real in sorted(found):
-                path = validate_artifact_path(f"{name}/{rel}")
-                digest, size = self.store.put_file(real)
-                entries.append((path, ArtifactEntry(digest, size, _media_type(path), fmt.name, tree=name)))
-        with self._lock:
-            # Saving a directory again replaces it whole: files of the earlier save that are gone now must go too.
-            for stale in [p for p, e in self._artifacts.items() if e.tree == name]:
-                del self._artifacts[stale]
-        for path, entry in entries:
-            self._add_artifact(path, entry)
-        return name
-
-    def save_prompt(
-        self,
-        name: str,
-        template: str,
-        *,
-        variables: Sequence[str] | None = None,
-        metadata: Mapping[str, object] | None = None,
-    ) -> str:
-        """Version a prompt template as data (``name.prompt.json``, format ``prompt``); ``load`` returns a
-        :class:`modelver.Prompt` whose ``render(**values)`` fills it, and ``modelver diff`` shows a text diff.
-
-        Args:
-            name: artifact name (``"system"``, ``"prompts/answer"``).
-            template: the text with ``{variable}`` placeholders (``{{``/``}}`` for literal braces).
-            variables: the placeholder names, checked against the template (default: read from it).
-            metadata: JSON values kept with the template (model name, temperature...).
-
-        Returns:
-            The artifact's path in the bundle.
-
-        Raises:
-            FormatError: a malformed placeholder, or ``variables`` that differ from the template's.
-            InvalidReferenceError, CaptureError: see :meth:`save_model`.
-        """
-        prompt = make_prompt(template, None if variables is None else list(variables), metadata or {})
-        return self.save_model(prompt, name, format="prompt")
-
-    def save_config(self, name: str, config: Mapping[str, object], *, format: str = "json") -> str:
-        """Version an AI-system configuration (a RAG setup, retrieval parameters, tool lists) as a data artifact,
-        apart from the run's own config: ``name.json`` (or ``format="yaml"``); ``load`` returns the mapping.
-
-        Raises:
-            FormatError: ``config`` is not made of JSON values (or ``format`` is neither ``json`` nor ``yaml``).
-            InvalidReferenceError, CaptureError: see :meth:`save_model`.
-        """
-        if format not in ("json", "yaml"):
-            raise FormatError(f"save_config stores format 'json' or 'yaml', not {format!r}")
-        if not isinstance(config, Mapping):
-            raise FormatError(f"save_config takes a mapping, not a {type(config).__name__}")
-        return self.save_model(dict(config), name, format=format)
-
-    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> list[str]:
-        """Add a file, or every file under a directory, to the bundle as plain files.
-
-        A directory follows the data fingerprint's symlink policy: nothing outside it is read; links that leave
-        it, dangling links and links to directories are skipped with a capture error. A missing path is a capture
-        error too (training goes on).
-
-        Args:
-            path: a local file or directory.
-            name: path in the bundle (default: the file or directory name). A directory's files go below it.
-
-        Returns:
-            The bundle paths added.
-
-        Raises:
-            InvalidReferenceError: ``name`` is not a clean relative path, or clashes with another artifact.
-            CaptureError: the run is no longer running, or the path cannot be read in strict mode.
-        """
-        self._check_open("log_artifact")
-        source = Path(path)
-        prefix = validate_artifact_path(name if name is not None else source.name)
-        if source.is_file():
-            files = [(prefix, str(source))]
-        elif source.is_dir():
-            try:
-                found, skipped = walk_tree(str(source), str(source))
-            except CaptureError as exc:
-                self._capture_failed("artifacts", exc)
-                return []
-            if skipped:
-                self._capture_failed("artifacts", f"{source}: not stored: {'; '.join(skipped)}", raise_strict=False)
-            files = sorted((f"{prefix}/{rel}", real) for rel, real in found)
-        else:
-            self._capture_failed("artifacts", f"log_artifact: {source} is neither a file nor a directory")
-            return []
-        added = []
-        for rel, file in files:
-            validate_artifact_path(rel)
-            digest, size = self.store.put_file(file)
-            self._add_artifact(rel, ArtifactEntry(digest, size, _media_type(rel), "file"))
-            added.append(rel)
-        return added
-
 
 def track(
     name: str,
@@ -716,6 +503,16 @@ def track(
     strict: bool = False,
     scheme: str = DEFAULT_SCHEME,
     bump: str = DEFAULT_BUMP,
+    require_clean: bool = False,
+    job_id: str | None = None,
+    rank: int | None = None,
+    world_size: int | None = None,
+    report_timeout_s: float = DEFAULT_REPORT_TIMEOUT_S,
+    keep_checkpoints: int | None = None,
+    resume: bool = False,
+    run_id: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    description: str = "",
 ) -> Run:
     """Capture a training run; on a clean exit of the ``with`` block, publish it as one immutable version.
 
@@ -743,11 +540,59 @@ def track(
             losslessly (:func:`modelver.encode_config`).
         data: label to data source, fingerprinted on entry (paths, fsspec URLs, numpy arrays, pandas frames).
         store: store URL or path (default: see ``modelver info``).
-        strict: turn capture failures into :class:`CaptureError` (and publish nothing).
+        strict: turn capture failures into :class:`CaptureError` (and publish nothing). What is known on entry
+            is checked on entry, before the block runs: the code capture (no git executable for a repository, a
+            repository git refuses) and whether the store takes writes.
+        require_clean: refuse, on entry, a tree that is dirty or not in git (:class:`CaptureError`). The store,
+            the caches, the spool and ``[tool.modelver] capture-exclude`` folders never make a tree dirty.
+        job_id: the id shared by every rank of a distributed job (default: from the launcher; docs/distributed.md).
+        rank: this process's global rank (default: from the launcher); give it with ``world_size``.
+        world_size: the number of ranks of the job (default: from the launcher).
+        report_timeout_s: how long rank 0 waits at the end for the other ranks' reports, in seconds.
+        keep_checkpoints: keep the last K checkpoints of ``run.save_checkpoint`` (older ones become collectable).
+        resume: continue the latest interrupted run of ``name`` (of this job, under a launcher):
+            ``run.latest_checkpoint()`` returns its last checkpoint, and the version records every segment with
+            summed resources. Nothing interrupted: a fresh run.
+        run_id: with ``resume=True``, the interrupted run to continue (``modelver runs`` lists them).
+        labels: key=value metadata recorded in the manifest (``{"team": "risk"}``; searchable as ``labels.team``);
+            ``modelver label`` changes them later, per key.
+        description: a text recorded in the manifest (at most 10,000 characters).
+
+    Under a launcher (torchrun, Accelerate, DeepSpeed, SLURM, MPI, Ray Train) the ranks of one job publish one
+    version: each rank hands its report to rank 0 through the store; rank 0 publishes it with a ``distributed``
+    section. Other ranks' ``save_model``/``log_artifact`` store nothing (one warning) and their ``run.version``
+    stays ``None``. SIGTERM or SIGINT in the block records the run as interrupted, then reaches the handler that
+    was installed before (or the default action).
 
     Raises:
         InvalidReferenceError: bad name, version, scheme or bump (before anything runs).
+        InvalidLabelError: a label key or value, or the description, breaks the rules (before anything runs).
         VersionExistsError: ``version`` is taken (checked on entry, and atomically at publish).
-        StoreError: the store cannot be written or cannot publish atomically.
+        StoreError: the store cannot be written (strict mode: checked on entry) or cannot publish atomically.
+        CaptureError: strict mode and the code capture failed on entry, or ``require_clean`` and the tree is dirty.
+        JobIdError: a job on several nodes whose launcher gives no shared id: pass ``job_id=``.
+
+    Example:
+        >>> with modelver.track("churn", data={"train": "data/train.csv"}, bump="minor") as run:  # doctest: +SKIP
+        ...     run.save_model(train(lr=0.1))
+        >>> run.version.version  # doctest: +SKIP
+        '0.2.0'
     """
-    return Run(name, version=version, config=config, data=data, store=store, strict=strict, scheme=scheme, bump=bump)
+    run = Run(
+        name,
+        version=version,
+        config=config,
+        data=data,
+        store=store,
+        strict=strict,
+        scheme=scheme,
+        bump=bump,
+        require_clean=require_clean,
+        labels=labels,
+        description=description,
+    )
+    run._launch = detect_launch(job_id=job_id, rank=rank, world_size=world_size)
+    run._report_timeout_s = report_timeout_s
+    run._keep_checkpoints = keep_checkpoints
+    run._resume = (run_id or True) if resume else False
+    return run

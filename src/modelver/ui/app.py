@@ -10,7 +10,9 @@ else is 500 with a generic message (the traceback goes to the server's log).
 
 Writing (promote, rollback, yank) is off unless the app is built with ``allow_write=True``; then every action
 records the ``by`` the person typed, like the CLI's ``--by``. Requests must name this server as their Host (so a
-DNS-rebinding page cannot reach it) and a form post from another origin is refused.
+DNS-rebinding page cannot reach it); a form post must carry the server's CSRF token and an API write the
+``X-Modelver-Client`` header, and neither may come from another origin; every response forbids framing and carries
+a strict Content-Security-Policy (:mod:`modelver.ui.security`).
 """
 
 from __future__ import annotations
@@ -50,10 +52,26 @@ from modelver.errors import (
 from modelver.registry.diff import diff as diff_versions
 from modelver.registry.lifecycle import promote, rollback, yank
 from modelver.serde import to_json_dict
+from modelver.store.backend import is_unreachable
 from modelver.store.location import open_store
-from modelver.store.objects import Store, is_unreachable
+from modelver.store.objects import Store
+from modelver.tracking.failed_run import find_run, read_runs
 from modelver.ui import svg, views
-from modelver.units import human_bytes
+from modelver.ui.deployments import deployment_routes
+from modelver.ui.parallel import parallel_axes, parallel_svg
+from modelver.ui.saved import saved_documents
+from modelver.ui.search_page import search_routes
+from modelver.ui.security import (
+    API_CLIENT_HEADER,
+    CSRF_FIELD,
+    CrossOriginError,
+    SecurityHeadersMiddleware,
+    check_api_client,
+    check_form_token,
+    check_same_origin,
+    new_csrf_token,
+)
+from modelver.units import format_metric, human_bytes
 
 __all__ = ["API", "LOOPBACK_HOSTS", "create_app"]
 
@@ -64,10 +82,6 @@ _PACKAGE = resources.files("modelver.ui")
 
 class WriteDisabledError(ModelverError, PermissionError):
     """A write action was requested from a UI started without ``--allow-write``."""
-
-
-class CrossOriginError(ModelverError, PermissionError):
-    """A form post came from another origin than the UI itself."""
 
 
 #: The JSON API: path, method, summary, parameters (name, where, required, description). The OpenAPI document and
@@ -91,6 +105,10 @@ API: tuple[tuple[str, str, str, tuple[tuple[str, str, bool, str], ...]], ...] = 
      (("a", "query", True, "reference of A"), ("b", "query", True, "reference of B"))),
     ("/api/compare", "get", "Two or more versions side by side: per facet, each version's value of each differing key",
      (("ref", "query", True, "a reference; repeat it: ref=A&ref=B&ref=C (the first is the base)"),)),
+    ("/api/search", "get", "Versions matching a filter (modelver search language) with chosen fields; 400 if bad",
+     (("q", "query", False, "the filter, e.g. metrics.auc > 0.8"), ("name", "query", False, "only this name (repeat)"),
+      ("col", "query", False, "a field to return, e.g. config.lr (repeat)"), ("sort", "query", False, "a field"),
+      ("dir", "query", False, "asc or desc (default)"))),
     ("/api/promote", "post", "Point an alias at a version (needs --allow-write); body {ref, alias, by, reason}", ()),
     ("/api/rollback", "post", "Move an alias back (needs --allow-write); body {name, alias, by, reason}", ()),
     ("/api/yank", "post", "Withdraw a version (needs --allow-write); body {ref, reason, by}", ()),
@@ -115,11 +133,22 @@ def openapi_document() -> dict[str, Any]:
             },
         }
         if method == "post":
+            operation["parameters"].append(
+                {
+                    "name": API_CLIENT_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "description": "any non-empty value, e.g. 1: a web page on another site cannot send it",
+                    "schema": {"type": "string"},
+                }
+            )
             operation["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": {"type": "object"}}},
             }
-            operation["responses"]["403"] = {"description": "writing is disabled, or the alias is protected"}
+            operation["responses"]["403"] = {
+                "description": f"writing is disabled, the alias is protected, or {API_CLIENT_HEADER} is missing"
+            }
         paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",
@@ -157,9 +186,7 @@ def _environment() -> jinja2.Environment:
     env.filters["short"] = lambda digest: (str(digest)[:19] + "…") if digest else ""
     env.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
     env.filters["cell"] = _cell
-    env.filters["number"] = lambda v: (
-        f"{v:.6g}" if isinstance(v, int | float) and not isinstance(v, bool) else ("" if v is None else str(v))
-    )
+    env.filters["number"] = format_metric  # tolerates ints beyond the float range in records written before
     env.globals["query"] = lambda request, **kw: "?" + urlencode({**dict(request.query_params), **kw})
     return env
 
@@ -202,9 +229,12 @@ def create_app(
     """
     opened = open_store(store)
     templates = Jinja2Templates(env=_environment())
+    csrf_token = new_csrf_token()  # written into the UI's own forms; another origin cannot read it
 
     def page(template: str, request: Request, context: dict[str, Any], status: int = 200) -> Response:
         base = {"store_url": opened.url, "allow_write": allow_write, "version": __version__, "request": request}
+        if allow_write:
+            base.update(csrf_field=CSRF_FIELD, csrf_token=csrf_token)
         return templates.TemplateResponse(request, template, {**base, **context}, status_code=status)
 
     def error_response(request: Request, exc: BaseException, as_json: bool) -> Response:
@@ -274,8 +304,19 @@ def create_app(
             "m": data["manifest"],
             "history_charts": history_charts,
             "resource_charts": _resource_charts(data["resource_series"]),
+            "saved": saved_documents(opened, data["manifest"]),
         }
         return page("version.html", request, context)
+
+    @guarded(as_json=False)
+    def runs_page(request: Request) -> Response:
+        return page("runs.html", request, {"runs": read_runs(opened)})
+
+    @guarded(as_json=False)
+    def run_page(request: Request) -> Response:
+        record = find_run(opened, request.path_params["run_id"])
+        manifest = record.get("manifest")
+        return page("run.html", request, {"run": record, "m": manifest if isinstance(manifest, dict) else {}})
 
     @guarded(as_json=False)
     def lineage_page(request: Request) -> Response:
@@ -297,7 +338,8 @@ def create_app(
         if all(r.split("@", 1)[0] == model for r in data["refs"]):
             highlight = tuple(r.split("@", 1)[1] for r in data["refs"])
             charts = _metric_charts(views.metric_series(opened, model), x="order", highlight=highlight)
-        return page("compare.html", request, {"data": data, "charts": charts, "model": model})
+        parallel = parallel_svg(*parallel_axes(opened, data["refs"]))
+        return page("compare.html", request, {"data": data, "charts": charts, "model": model, "parallel": parallel})
 
     def api_page(request: Request) -> Response:
         return page("api.html", request, {"api": API})
@@ -351,13 +393,7 @@ def create_app(
             raise WriteDisabledError(
                 "this UI is read-only; restart it with `modelver ui --allow-write` to change aliases"
             )
-        origin = request.headers.get("origin")
-        if origin is not None:
-            own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-            if origin != own:
-                raise CrossOriginError(f"refused a write from another origin ({origin}); use the UI's own page")
-        elif request.headers.get("sec-fetch-site") not in (None, "same-origin", "none"):
-            raise CrossOriginError("refused a write from another site; use the UI's own page")
+        check_same_origin(request)
 
     def act(action: str, fields: dict[str, str]) -> str:
         """Run one write action; return the name whose page shows the result."""
@@ -383,6 +419,7 @@ def create_app(
             check_write(request)
             body = (await request.body()).decode(errors="replace")
             fields = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+            check_form_token(fields, csrf_token)
             model = await run_in_threadpool(act, action, fields)
         except Exception as exc:
             return error_response(request, exc, as_json=False)
@@ -400,6 +437,7 @@ def create_app(
             if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
                 # A cross-site form cannot send application/json without a CORS preflight, which this server fails.
                 raise InvalidReferenceError("send the action as a JSON object (Content-Type: application/json)")
+            check_api_client(request)  # nor a custom header
             fields = json.loads(await request.body() or b"{}")
             if not isinstance(fields, dict):
                 raise InvalidReferenceError("the body must be a JSON object")
@@ -421,6 +459,8 @@ def create_app(
         Route("/name/{name:path}", name),
         Route("/version/{ref:path}", version),
         Route("/lineage/{ref:path}", lineage_page),
+        Route("/runs", runs_page),
+        Route("/run/{run_id:str}", run_page),
         Route("/compare", compare_page),
         Route("/api", api_page),
         Route("/api/openapi.json", api_openapi),
@@ -436,9 +476,14 @@ def create_app(
         Route("/api/rollback", api_action, methods=["POST"]),
         Route("/api/yank", api_action, methods=["POST"]),
         Route("/action/{action:str}", form_action, methods=["POST"]),
+        *deployment_routes(opened, page, guarded),
+        *search_routes(opened, page, guarded),
         Mount("/static", StaticFiles(directory=Path(str(_PACKAGE / "static"))), name="static"),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))] if allowed_hosts else []
+    # Outermost first: the security headers go on every response, the host check's refusals included.
+    middleware = [Middleware(SecurityHeadersMiddleware)]
+    if allowed_hosts:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
 
 

@@ -13,7 +13,8 @@ digest of each part of a returned tuple, list or dict; missing in older manifest
   part (``train ← [0]``);
 - an input digest equal to ``manifest.data[label].digest`` links the data node ``label`` to the step;
 - any other input digest becomes one "value" node per digest (a value the run did not log as data, such as a
-  hyperparameter), named after the first argument it was passed as;
+  hyperparameter), named after the first argument it was passed as, with its value (``lr = 0.1``) when the step
+  record kept it (``values``: small scalars only, never secret-looking arguments);
 - steps whose output no later step consumes, data no step consumed, and versions loaded during the run
   (``lineage.inputs``) point at the version node.
 
@@ -141,7 +142,10 @@ def build_graph(manifest: Mapping[str, Any], ref: str) -> LineageGraph:
                 # A value the run did not log as data (a hyperparameter, an intermediate object): one node per digest,
                 # named after the first argument that received it.
                 source = f"value:{digest}"
-                nodes.setdefault(source, Node(source, "value", str(arg), f"not logged as data: {digest}"))
+                values = record.get("values")
+                shown = values.get(arg) if isinstance(values, Mapping) else None
+                label = f"{arg} = {shown}" if isinstance(shown, str) else str(arg)
+                nodes.setdefault(source, Node(source, "value", label, f"not logged as data: {digest}"))
             edges.append(Edge(source, node.id, f"{arg} ← [{part}]" if part else str(arg), part))
             consumed.add(source)
         outputs = record.get("outputs")

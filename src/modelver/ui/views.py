@@ -19,11 +19,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from modelver.capture.flatten import flatten_config, plain_config
 from modelver.errors import IntegrityError, InvalidReferenceError, VersionNotFoundError
 from modelver.registry.diff import FACETS, diff_manifests
 from modelver.registry.events import Event, RegistryState
 from modelver.registry.model_version import ModelVersion, read_manifest
-from modelver.registry.refs import validate_name
+from modelver.registry.names import validate_name
 from modelver.registry.resolution import VersionTag, read_state, read_tag, resolve, sorted_versions, unknown_name
 from modelver.registry.schemes import describe
 from modelver.registry.semver import SemVer
@@ -353,6 +354,8 @@ def version_page(store: Store, ref: str) -> dict[str, JSON]:
         "previous": previous,
         "manifest": to_json_dict(version.manifest),
         "config": config,
+        "config_plain": plain_config(config),  # what the page shows: no $type envelopes
+        "config_flat": flatten_config(config),  # dotted key -> value, as modelver diff compares them
         "config_error": config_error,
         "code_diff": diff_text[:DIFF_SHOWN_BYTES] if diff_text is not None else None,
         "code_diff_truncated": truncated,
