@@ -17,6 +17,7 @@ import modelver
 from modelver.errors import VersionNotFoundError
 from modelver.store.objects import Store
 from modelver.tracking.checkpoints import checkpoint_roots, training_roots
+from modelver.tracking.failed_run import read_runs
 
 SCRIPT = """
 import json, random, sys, time
@@ -83,6 +84,9 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path, store_d
     assert (record["run_id"], "SIGTERM", 4) == (segment.run_id, segment.signal, segment.checkpoint_step)
     assert manifest.resources.wall_time_s > segment.resources.wall_time_s > 0
     assert () == modelver.get("uninterrupted").manifest.segments
+    # `modelver runs` no longer lists the interrupted run as one that published nothing: it says where it went.
+    [listed] = [r for r in read_runs(store_dir) if r["run_id"] == record["run_id"]]
+    assert ("resumed", "resumed into resumable@0.1.0") == (listed["status"], listed["reason"])
 
 
 def test_resume_with_nothing_interrupted_starts_fresh(store_dir: Path) -> None:
@@ -126,3 +130,23 @@ def test_a_checkpoint_from_a_directory(tmp_path: Path, store_dir: Path) -> None:
         restored = run.latest_checkpoint()
     assert isinstance(restored, Path)
     assert (b"\x00\x01", b"shard-b") == ((restored / "a.bin").read_bytes(), (restored / "sub" / "b.bin").read_bytes())
+
+
+def test_a_rank_that_saved_nothing_resumes_from_rank_0s_checkpoint(tmp_path: Path) -> None:
+    """DDP saves on rank 0 only: every rank must get rank 0's latest step, or the ranks start from different steps
+    and hang in their first collective. A rank that saved its own checkpoints keeps getting those."""
+    from modelver.store.objects import Store
+    from modelver.tracking.checkpoints import latest_checkpoint, store_checkpoint
+
+    store = Store(str(tmp_path / "store"))
+    for step in (1, 2):
+        store_checkpoint(store, "ddp", "series-a", {"step": step}, step=step, run_id="r", rank=0, world_size=2)
+    store_checkpoint(store, "ddp", "series-b", {"own": 2}, step=5, run_id="r", rank=2, world_size=3)
+    store_checkpoint(store, "ddp", "series-b", {"zero": 0}, step=9, run_id="r", rank=0, world_size=3)
+
+    ranks_a = {rank: latest_checkpoint(store, "ddp", "series-a", rank) for rank in (0, 1)}
+    own = latest_checkpoint(store, "ddp", "series-b", 2)
+
+    assert {0: 2, 1: 2} == {rank: record.step for rank, record in ranks_a.items() if record is not None}
+    assert own is not None
+    assert (5, 2) == (own.step, own.rank)

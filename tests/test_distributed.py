@@ -280,6 +280,14 @@ def test_a_missing_rank_times_out_without_a_version(store_dir: Path) -> None:
     assert (None, "failed") == (run.version, run.status)
     record = json.loads(Store(store_dir).list_runs()[0])
     assert {"0": "finished", "1": "missing"} == record["job"]["ranks"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "modelver.cli", "runs", "show", record["run_id"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "ranks 0: finished, 1: missing" in shown.stdout  # each rank's outcome, not only in --json
 
 
 def test_non_zero_rank_stores_no_artifacts(store_dir: Path) -> None:

@@ -98,10 +98,13 @@ def test_rollback_goes_back_and_is_itself_an_event() -> None:
     assert "0.1.1" == modelver.get("m@production").version
     rollback("m", "production")
     assert "0.1.0" == modelver.get("m@production").version
-    with pytest.raises(VersionNotFoundError, match="no earlier version"):
+    with pytest.raises(VersionNotFoundError, match="no earlier version.*earlier rollbacks used up its rollback stack"):
         rollback("m", "production")
-    with pytest.raises(VersionNotFoundError, match="not set"):
+    promote("m@0.1.2", "canary")
+    with pytest.raises(VersionNotFoundError, match="it has pointed only at 0.1.2"):
         rollback("m", "canary")
+    with pytest.raises(VersionNotFoundError, match="not set"):
+        rollback("m", "staging")
     assert ["promote"] * 3 + ["rollback"] * 2 == [e.kind for e in history("m", alias="production")]
 
 

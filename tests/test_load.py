@@ -165,3 +165,15 @@ def test_train_and_serve_from_different_directories_share_the_default_store(tmp_
     out = run_python("serve.py", cwd=serve_dir, env=env, drop_env=("MODELVER_STORE",))
     assert out.stdout.startswith("42 the per-user default")
     assert (tmp_path / "xdg" / "modelver" / "store" / "modelver.json").is_file()
+
+
+def test_a_model_version_prints_short() -> None:
+    """A list of versions (search results) prints one short line each, not every recorded package."""
+    with modelver.track("short") as run:
+        run.save_model({"w": 1})
+    version = modelver.get("short")
+
+    text = repr([version])
+
+    assert text.startswith("[ModelVersion('short@0.1.0', blake3:")
+    assert len(text) < 80

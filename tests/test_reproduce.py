@@ -152,7 +152,8 @@ def test_git_tree_rebuilt_byte_identical_and_rerun_gives_same_metrics(
     assert f"scikit-learn=={original.manifest.environment.packages['scikit-learn']}\n" in pins
     assert original.manifest.environment.python + "\n" == (meta / "python-version").read_text()
     assert {"seed": 3, "n_estimators": 12} == json.loads((meta / "config.json").read_text())
-    assert report.ref == json.loads((meta / "report.json").read_text())["ref"]
+    written = json.loads((meta / "report.json").read_text())
+    assert (report.ref, report.complete) == (written["ref"], written["complete"])
     assert "" == git(target, "status", "--porcelain", "--untracked-files=no", "--", ".modelver")
 
 
@@ -391,6 +392,7 @@ def test_cli_reproduce(tmp_path: Path, make_repo: Callable[..., Path]) -> None:
     assert "tracked files verified" in clean.stdout
     report = json.loads(partial.stdout)
     assert ("tiny@0.1.1", "git", True) == (report["ref"], report["code"], report["tracked_verified"])
+    assert report["complete"] is False  # the verdict is in the JSON, not only in the exit code
     assert ["prod.env"] == [item["path"] for item in report["unrestored"]]
     assert busy.stderr.startswith("modelver: error:")
     assert "not an empty directory" in busy.stderr

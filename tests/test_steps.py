@@ -25,8 +25,10 @@ from helpers import run_python
 from modelver.steps.cache import step_cache_blobs
 from modelver.steps.calls import read_calls
 from modelver.steps.fingerprints import fingerprint_value, output_fingerprints
+from modelver.steps.layout import step_names
 from modelver.steps.outputs import _load_output, _store_output
 from modelver.steps.step_versions import read_step_version, step_version_blobs
+from modelver.store.location import open_store
 from modelver.store.objects import Store
 
 HELPERS = '''\
@@ -830,3 +832,19 @@ def test_a_dataframe_output_is_cached_as_parquet() -> None:
     store = Store(os.environ["MODELVER_STORE"])
     record = json.loads(store.read_blob(read_calls("table")[0].step_version))
     assert "parquet" == record["stored"]["format"]
+
+
+@modelver.versioned
+def _doubled(values: list[int]) -> list[int]:
+    return [2 * v for v in values]
+
+
+def test_explain_accepts_the_plain_function_name_of_a_module_qualified_step() -> None:
+    """Steps are recorded as `module.qualname`; `explain_step("_doubled")` finds the one step of that name."""
+    _doubled([1, 2])
+    [recorded] = [s for s in step_names(open_store(None)) if s.endswith("._doubled")]
+
+    explained = modelver.explain_step("_doubled")
+
+    assert "." in recorded
+    assert recorded == explained.name

@@ -11,8 +11,7 @@ from rich.table import Table
 
 from modelver.cli.common import console
 from modelver.reproduction.rebuild import reproduce
-from modelver.reproduction.report import ReproduceReport
-from modelver.serde import to_json_dict
+from modelver.reproduction.report import ReproduceReport, report_json
 
 
 @click.command(name="reproduce")
@@ -62,7 +61,7 @@ def reproduce_cmd(
         publish=publish,
     )
     if as_json:
-        click.echo(json.dumps(to_json_dict(report), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(report_json(report), indent=2, ensure_ascii=False))
     else:
         _print(report)
     if not report.complete:

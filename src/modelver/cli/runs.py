@@ -56,6 +56,10 @@ def show_run(store: str | None, run_id: str, as_json: bool) -> None:
     echo = click.echo
     echo(f"run        {record.get('run_id')}  ({record.get('name')}, {record.get('status')})")
     echo(f"reason     {record.get('reason', '')}")
+    job = record.get("job")
+    if isinstance(job, dict) and isinstance(job.get("ranks"), dict):
+        outcomes = ", ".join(f"{rank}: {outcome}" for rank, outcome in sorted(job["ranks"].items(), key=_rank_order))
+        echo(f"job        {job.get('job_id')}  ranks {outcomes}")
     manifest = record.get("manifest") if isinstance(record.get("manifest"), dict) else {}
     assert isinstance(manifest, dict)
     for line in _facet_lines(manifest):
@@ -64,6 +68,11 @@ def show_run(store: str | None, run_id: str, as_json: bool) -> None:
     if trace:
         echo("traceback")
         echo(str(trace).rstrip("\n"))
+
+
+def _rank_order(item: tuple[Any, Any]) -> tuple[int, str]:
+    rank = str(item[0])
+    return (int(rank), "") if rank.isdigit() else (1 << 30, rank)
 
 
 def _facet_lines(m: dict[str, Any]) -> list[str]:

@@ -146,8 +146,16 @@ def rollback(name: str, alias: str, *, by: str | None = None, reason: str = "", 
     if state is None or state.version is None:
         raise VersionNotFoundError(f"alias {alias!r} of {name} is not set; nothing to roll back", reference=alias)
     if len(state.targets) < 2:
+        # Each rollback pops the stack, so an alias that pointed at several versions can still run out.
+        rolled_back = any(e.kind == "rollback" for e in state.history)
+        why = (
+            f"earlier rollbacks used up its rollback stack; it points at {state.version}"
+            if rolled_back
+            else f"it has pointed only at {state.version}"
+        )
         raise VersionNotFoundError(
-            f"{name}@{alias} has pointed only at {state.version}; there is no earlier version to roll back to",
+            f"{name}@{alias}: there is no earlier version to roll back to ({why}); promote the version you want "
+            f"instead (`modelver history {name}` lists them)",
             reference=f"{name}@{alias}",
         )
     _check_movable(state, name, alias, by is not None)

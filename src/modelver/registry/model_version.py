@@ -101,7 +101,7 @@ def read_manifest(store: Store, tag: VersionTag) -> Manifest:
     return manifest
 
 
-@attrs.frozen(eq=False)
+@attrs.frozen(eq=False, repr=False)
 class ModelVersion:
     """One published version: its identity, manifest, and access to its artifacts.
 
@@ -136,6 +136,10 @@ class ModelVersion:
 
     def __str__(self) -> str:
         return f"{self.ref} ({self.digest})"
+
+    def __repr__(self) -> str:
+        # Short, for lists of search results in a notebook: the manifest (every package) is one attribute away.
+        return f"ModelVersion({self.ref!r}, {self.digest[:19]}…)"
 
     def config(self, *, allow_import: bool = False, plain: bool = False) -> Any:
         """The run's config decoded back to Python values (see :func:`modelver.decode_config`), or as plain data.

@@ -38,10 +38,9 @@ from modelver.reproduction.builder import META_DIR, Builder
 from modelver.reproduction.code_tree import restore_code
 from modelver.reproduction.data_checks import check_rebuilt_data
 from modelver.reproduction.environment import write_config, write_environment
-from modelver.reproduction.report import ReproduceReport
+from modelver.reproduction.report import ReproduceReport, report_json
 from modelver.reproduction.rerun import rerun
 from modelver.reproduction.virtual_env import make_venv
-from modelver.serde import to_json_dict
 from modelver.store.location import open_store
 from modelver.store.objects import Store
 
@@ -145,7 +144,7 @@ def reproduce(
     if run:
         rerun(builder, capture_output, publish)
     report = builder.report()
-    (meta / "report.json").write_text(json.dumps(to_json_dict(report), indent=2, ensure_ascii=False) + "\n")
+    (meta / "report.json").write_text(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
     return report
 
 

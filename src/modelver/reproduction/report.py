@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from modelver.data.drift import DataCheck
 from modelver.registry.diff import VersionDiff
+from modelver.serde import to_json_dict
 
 __all__ = ["NotInstalled", "ReproduceReport", "Unrestored"]
 
@@ -119,3 +122,14 @@ class ReproduceReport:
             )
             and self.returncode in (None, 0)
         )
+
+
+def report_json(report: ReproduceReport) -> dict[str, Any]:
+    """The report as JSON data (``reproduce --json`` and ``.modelver/report.json``), with ``complete`` included:
+    JSON readers get the verdict, not only the exit code.
+
+    Example:
+        >>> report_json(report)["complete"]  # doctest: +SKIP
+        True
+    """
+    return {**to_json_dict(report), "complete": report.complete}

@@ -88,7 +88,12 @@ def explain_step(name: str, *, store: str | os.PathLike[str] | Store | None = No
     calls = read_calls(name, opened)
     if not calls:
         known = step_names(opened)
-        raise _no_calls(name, opened, known)
+        # Steps are recorded as `module.qualname`; a plain function name that names exactly one of them is enough.
+        matches = [k for k in known if k.rpartition(".")[2] == name]
+        if len(matches) != 1:
+            raise _no_calls(name, opened, known)
+        name = matches[0]
+        calls = read_calls(name, opened)
     last = calls[-1]
     previous = calls[-2] if len(calls) > 1 else None
     if previous is None:

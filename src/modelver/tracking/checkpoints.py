@@ -196,11 +196,16 @@ def _records(store: Store, name: str, series: str) -> list[CheckpointRecord]:
 
 
 def latest_checkpoint(store: Store, name: str, series: str, rank: int = 0) -> CheckpointRecord | None:
-    """The record of the highest step ``rank`` saved in the series, or ``None``."""
+    """The record of the highest step ``rank`` saved in the series, or ``None``.
+
+    A rank that saved nothing of its own gets rank 0's: DDP's usual pattern saves the replicated state on rank 0
+    only, and every rank must resume from that same step (different steps would deadlock the first collective).
+    """
+    records = _records(store, name, series)
+    if rank != 0 and not any(r.rank == rank and r.kind != SHARD_KIND for r in records):
+        rank = 0
     # A sharded step's one entry serves every rank; a rank's part of it is not a checkpoint on its own.
-    usable = [
-        r for r in _records(store, name, series) if r.kind == SHARDED_KIND or (r.rank == rank and r.kind != SHARD_KIND)
-    ]
+    usable = [r for r in records if r.kind == SHARDED_KIND or (r.rank == rank and r.kind != SHARD_KIND)]
     return max(usable, key=lambda r: r.step, default=None)
 
 
@@ -224,6 +229,15 @@ def mark_done(store: Store, name: str, series: str, version: str) -> None:
     path = posixpath.join(_dir(store, name, series), "done.json")
     with contextlib.suppress(FileExistsError):
         store.create_exclusive(path, canonical_json({"version": version, "at": time.time()}))
+
+
+def series_version(store: Store, name: str, series: str) -> str | None:
+    """The version a series ended in (:func:`mark_done`), or ``None`` while it has not ended or cannot be read."""
+    try:
+        done = json.loads(store.fs.cat_file(posixpath.join(_dir(store, name, series), "done.json")))
+    except (OSError, ValueError):
+        return None
+    return str(done["version"]) if isinstance(done, dict) and "version" in done else None
 
 
 def series_done(store: Store, name: str, series: str) -> bool:

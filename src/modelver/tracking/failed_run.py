@@ -14,6 +14,7 @@ from modelver.errors import CaptureWarning, VersionNotFoundError
 from modelver.serde import canonical_json
 from modelver.store.location import open_store
 from modelver.store.objects import Store
+from modelver.tracking.checkpoints import series_version
 from modelver.warnings import warn_user
 
 RUN_SCHEMA = "modelver.run/1"
@@ -63,6 +64,11 @@ def read_runs(store: str | os.PathLike[str] | Store | None) -> list[dict[str, An
             record = None
         if not isinstance(record, dict):
             record = {"run_id": "?", "name": "?", "status": "unreadable", "reason": "not a JSON object"}
+        elif record.get("status") == "interrupted" and isinstance(record.get("series"), str):
+            # Records are written once; whether a later run resumed it and published is in its series' marker.
+            resumed = series_version(opened, str(record.get("name")), record["series"])
+            if resumed is not None:
+                record = {**record, "status": "resumed", "reason": f"resumed into {record.get('name')}@{resumed}"}
         records.append(record)
     # Jobs whose rank 0 died after the others reported: no version and no record, only reports in the job area.
     with contextlib.suppress(Exception):

@@ -125,8 +125,9 @@ class JobPart:
 
     def incomplete(self, reports: Mapping[int, RankReport]) -> list[str]:
         """What keeps the job from a version: ranks that failed, were interrupted or did not report."""
+        waited = f" (no report within report_timeout_s={self.report_timeout_s:g} s: dead, or still blocked)"
         return [
-            f"rank {rank}: {outcome}" + (f" ({reports[int(rank)].reason})" if int(rank) in reports else "")
+            f"rank {rank}: {outcome}" + (f" ({reports[int(rank)].reason})" if int(rank) in reports else waited)
             for rank, outcome in outcomes(self.launch.world_size, reports).items()
             if outcome != "finished"
         ]
