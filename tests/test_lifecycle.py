@@ -98,10 +98,10 @@ def test_rollback_goes_back_and_is_itself_an_event() -> None:
     assert "0.1.1" == modelver.get("m@production").version
     rollback("m", "production")
     assert "0.1.0" == modelver.get("m@production").version
-    with pytest.raises(VersionNotFoundError, match="no earlier version.*earlier rollbacks used up its rollback stack"):
+    with pytest.raises(VersionNotFoundError, match=r"no earlier version.*earlier rollbacks used up its rollback stack"):
         rollback("m", "production")
     promote("m@0.1.2", "canary")
-    with pytest.raises(VersionNotFoundError, match="it has pointed only at 0.1.2"):
+    with pytest.raises(VersionNotFoundError, match=r"it has pointed only at 0\.1\.2"):
         rollback("m", "canary")
     with pytest.raises(VersionNotFoundError, match="not set"):
         rollback("m", "staging")
