@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -53,7 +54,14 @@ def default_store_url() -> str:
     return str(Path(platformdirs.user_data_dir("modelver", appauthor=False)) / "store")
 
 
-def _from_pyproject(start: Path) -> StoreChoice | None:
+def _nearest_modelver_table(start: Path, what: str) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest ``pyproject.toml`` at or above ``start`` and its ``[tool.modelver]`` table (empty when absent).
+
+    The nearest project decides: a ``pyproject.toml`` further up belongs to another project.
+
+    Raises:
+        StoreError: that file cannot be read (``what`` says what was being looked for).
+    """
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
         if not candidate.is_file():
@@ -61,15 +69,23 @@ def _from_pyproject(start: Path) -> StoreChoice | None:
         try:
             data = tomllib.loads(candidate.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(f"cannot read {candidate} to find [tool.modelver] store: {exc}") from exc
-        url = data.get("tool", {}).get("modelver", {}).get("store")
+            raise StoreError(f"cannot read {candidate} to find [tool.modelver] {what}: {exc}") from exc
+        table = data.get("tool", {}).get("modelver", {})
+        return candidate, table if isinstance(table, dict) else {}
+    return None
+
+
+def _from_pyproject(start: Path) -> StoreChoice | None:
+    found = _nearest_modelver_table(start, "store")
+    if found is not None:
+        candidate, table = found
+        url = table.get("store")
         if url is None:
-            # The nearest project decides; a pyproject.toml further up belongs to another project.
             return None
         if not isinstance(url, str) or not url:
             raise StoreError(f"[tool.modelver] store in {candidate} must be a non-empty string, not {url!r}")
         if "://" not in url:
-            url = str((directory / os.path.expanduser(url)).resolve())
+            url = str((candidate.parent / os.path.expanduser(url)).resolve())
         return StoreChoice(url, f"[tool.modelver] store in {candidate}")
     return None
 
@@ -105,15 +121,11 @@ ENV_CAPTURE_EXCLUDE = "MODELVER_CAPTURE_EXCLUDE"
 
 
 def _pyproject_excludes(start: Path) -> tuple[str, ...]:
-    for directory in (start, *start.parents):
-        candidate = directory / "pyproject.toml"
-        if not candidate.is_file():
-            continue
-        try:
-            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(f"cannot read {candidate} to find [tool.modelver] capture-exclude: {exc}") from exc
-        entries = data.get("tool", {}).get("modelver", {}).get("capture-exclude", [])
+    found = _nearest_modelver_table(start, "capture-exclude")
+    if found is not None:
+        candidate, table = found
+        directory = candidate.parent
+        entries = table.get("capture-exclude", [])
         if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
             raise StoreError(
                 f"[tool.modelver] capture-exclude in {candidate} must be a list of non-empty path strings, "
@@ -202,15 +214,9 @@ def secret_rules(start: str | os.PathLike[str] | None = None) -> SecretRules:
         StoreError: the ``pyproject.toml`` cannot be read, a value is not a list of strings, or a pattern is not a
             valid regular expression.
     """
-    here = Path(start) if start is not None else Path.cwd()
-    for directory in (here, *here.parents):
-        candidate = directory / "pyproject.toml"
-        if not candidate.is_file():
-            continue
-        try:
-            table = tomllib.loads(candidate.read_text(encoding="utf-8")).get("tool", {}).get("modelver", {})
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(f"cannot read {candidate} to find [tool.modelver] secret settings: {exc}") from exc
+    found = _nearest_modelver_table(Path(start) if start is not None else Path.cwd(), "secret settings")
+    if found is not None:
+        candidate, table = found
         values = {}
         for key in ("secret-patterns", "secret-allow"):
             entries = table.get(key, [])

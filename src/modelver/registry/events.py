@@ -24,7 +24,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import attrs
 
@@ -65,22 +65,7 @@ EventKind = Literal[
     "prune",
     "retention",
 ]
-EVENT_KINDS: tuple[str, ...] = (
-    "promote",
-    "rollback",
-    "protect",
-    "unprotect",
-    "yank",
-    "unyank",
-    "release",
-    "deploy",
-    "undeploy",
-    "served",
-    "approve",
-    "policy",
-    "prune",
-    "retention",
-)
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 #: Kinds about deployment targets (:mod:`modelver.registry.deployments`); they never change aliases or yanks.
 DEPLOYMENT_KINDS: frozenset[str] = frozenset({"deploy", "undeploy", "served"})
 #: Parsed events kept per process, keyed by store path. Events never change once written, so a kept event is never
