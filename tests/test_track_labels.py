@@ -131,3 +131,17 @@ def test_used_by_takes_a_path_and_follows_steps_and_loaded_versions(tmp_path: Pa
     out = cli("used-by", str(data), "--json")
     assert 0 == out.returncode, out.stderr
     assert [(k, r, role) for k, r, role in found] == [(u["kind"], u["ref"], u["role"]) for u in json.loads(out.stdout)]
+
+
+def test_the_ui_version_page_shows_current_labels_and_description(store_dir: Path) -> None:
+    """The web UI's version page (and its JSON) shows labels and the description as they are now."""
+    from modelver.store.location import open_store
+    from modelver.ui.views import version_page
+
+    with modelver.track("churn", labels={"team": "risk"}, description="first cut") as run:
+        run.log_metrics({"auc": 0.8})
+    modelver.label("churn@0.1.0", {"team": "fraud"}, by="alice")
+
+    data = version_page(open_store(None), "churn@0.1.0")
+
+    assert ({"team": "fraud"}, "first cut") == (data["labels"], data["description"])

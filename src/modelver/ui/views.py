@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from modelver.capture.flatten import flatten_config, plain_config
+from modelver.catalog.labels import version_labels
 from modelver.errors import IntegrityError, InvalidReferenceError, VersionNotFoundError
 from modelver.registry.diff import FACETS, diff_manifests
 from modelver.registry.events import Event, RegistryState
@@ -341,6 +342,7 @@ def version_page(store: Store, ref: str) -> dict[str, JSON]:
     versions = sorted_versions(store, version.name)
     position = next((i for i, v in enumerate(versions) if str(v) == version.version), None)
     previous = str(versions[position - 1]) if position else None
+    labels, description = version_labels(version.name, version.version, version.manifest, store=store)
     return {
         "ref": version.ref,
         "name": version.name,
@@ -365,6 +367,9 @@ def version_page(store: Store, ref: str) -> dict[str, JSON]:
         "resource_series": _resource_series(series_text),
         "resource_series_error": series_error,
         "events": [_event(e) for e in reversed(state.events) if e.version == version.version],
+        # As they are now: the manifest's, then the label events (latest wins), as `modelver show` prints them.
+        "labels": labels,
+        "description": description,
     }
 
 
