@@ -31,7 +31,9 @@ CLI = [sys.executable, "-m", "modelver.cli"]
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `modelver` CLI in a subprocess."""
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    # Wide enough that no table cell wraps, whatever COLUMNS the test runner's terminal left behind.
+    env = {**os.environ, "COLUMNS": "250"}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def _publish(name: str, version: str) -> None:

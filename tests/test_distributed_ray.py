@@ -43,6 +43,8 @@ def train_fn(config):
     with modelver.track("ray-job", report_timeout_s=120) as run:
         loss = model(torch.randn(8, 4)).pow(2).mean()
         loss.backward()
+        for _ in range(100):  # enough CPU work that each rank's CPU time is measurably above zero
+            torch.randn(128, 128) @ torch.randn(128, 128)
         run.log_metrics({"rank": ctx.get_world_rank()})
         run.save_model(model)
     print("RESULT " + json.dumps({"rank": ctx.get_world_rank(), "launcher": launch.launcher,
