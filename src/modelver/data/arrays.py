@@ -59,6 +59,7 @@ class Feed:
 
 
 def fingerprint_ndarray(array: np.ndarray[Any, Any], algorithm: str) -> Fingerprint:
+    """The fingerprint of a numpy array: dtype, shape and the bytes in C order (object arrays refused)."""
     if array.dtype.hasobject:
         raise CaptureError(
             f"cannot fingerprint a numpy array of dtype {array.dtype}: object arrays hold pointers, not data; "
@@ -133,6 +134,7 @@ def _c_order_blocks(array: np.ndarray[Any, Any]) -> Iterator[np.ndarray[Any, Any
 
 
 def as_bytes(block: np.ndarray[Any, Any]) -> memoryview:
+    """The bytes of a contiguous block as a zero-copy ``memoryview`` (a copy only for dtypes with no buffer form)."""
     import numpy as np
 
     try:

@@ -75,6 +75,8 @@ _RESTAT_AFTER_S = 0.01
 
 @attrs.frozen
 class Options:
+    """How one ``fingerprint()`` call hashes: digest algorithm, progress bar (``None``: when slow), stat cache."""
+
     algorithm: str
     progress: bool | None
     cache: StatCache | None

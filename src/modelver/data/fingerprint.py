@@ -118,5 +118,6 @@ def tree_fingerprint(
 
 
 def type_name(value: object) -> str:
+    """``value``'s type as ``module.qualname`` (builtins without their module), for messages and records."""
     kind = type(value)
     return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"

@@ -36,6 +36,7 @@ __all__ = ["fingerprint_pandas"]
 
 
 def fingerprint_pandas(source: pd.DataFrame | pd.Series, algorithm: str) -> Fingerprint:
+    """The fingerprint of a pandas DataFrame or Series over every row (see :mod:`.frames`)."""
     import pandas as pd
 
     hasher = new_hasher(algorithm)

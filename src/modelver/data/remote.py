@@ -40,6 +40,7 @@ __all__ = ["fingerprint_url", "rehash"]
 
 
 def fingerprint_url(url: str, options: Options) -> Fingerprint:
+    """The fingerprint of the file or directory at an fsspec URL, from store checksums where trustworthy."""
     import fsspec.core
     from fsspec.implementations.local import LocalFileSystem
 

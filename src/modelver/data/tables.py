@@ -39,6 +39,7 @@ _ARROW_ROWS_PER_BLOCK = 1 << 21
 
 
 def fingerprint_arrow(source: pa.Table | pa.RecordBatch, algorithm: str) -> Fingerprint:
+    """The fingerprint of an Arrow Table or RecordBatch over all rows, independent of chunking."""
     import pyarrow as pa
 
     table = source if isinstance(source, pa.Table) else pa.Table.from_batches([source])
@@ -66,6 +67,7 @@ def fingerprint_arrow(source: pa.Table | pa.RecordBatch, algorithm: str) -> Fing
 
 
 def fingerprint_polars(source: pl.DataFrame | pl.Series, algorithm: str) -> Fingerprint:
+    """The fingerprint of a polars DataFrame or Series, through its Arrow form (needs pyarrow)."""
     import polars as pl
 
     try:

@@ -197,6 +197,7 @@ def _symlink_skip_reason(link: str, real_root: str) -> str | None:
 
 
 def checked(rel: str, shown: str) -> str:
+    """``rel`` if it is valid UTF-8; else a ``CaptureError`` naming ``shown`` (the path as printed)."""
     # A name that is not valid UTF-8 (POSIX allows any bytes) has no canonical JSON form; refuse it by name rather
     # than hash an escaped spelling that another OS would spell differently.
     try:

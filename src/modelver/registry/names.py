@@ -78,6 +78,7 @@ def _check_characters(text: str, what: str, allowed: frozenset[str]) -> None:
 
 
 def check_name(name: str) -> None:
+    """Raise :class:`InvalidFragmentError` saying which rule ``name`` breaks (empty, characters, length, segments)."""
     if not name:
         raise InvalidFragmentError("the name is empty")
     _check_characters(name, "name", _NAME_CHARS)
@@ -105,12 +106,14 @@ def check_name(name: str) -> None:
 
 
 def looks_like_hex_digest(text: str) -> bool:
+    """Whether ``text`` could be read as a digest prefix or a git short hash (7+ hex, at least one digit)."""
     # Hex with at least one digit, as long as a git short hash or more: a digest prefix or a git-scheme version.
     # Requiring a digit keeps ordinary words made of a-f ("defaced") usable.
     return len(text) >= 7 and HEX.issuperset(text) and not DIGITS.isdisjoint(text)
 
 
 def check_alias(alias: str) -> None:
+    """Raise :class:`InvalidFragmentError` when ``alias`` is empty, reads as a version or digest, or has bad chars."""
     if not alias:
         raise InvalidFragmentError("the alias is empty")
     if alias[0] in DIGITS:
@@ -139,12 +142,14 @@ def check_alias(alias: str) -> None:
 
 
 def repair_name(name: str) -> str:
+    """The name a user most likely meant (lowercased, spaces to ``-``, empty segments dropped), for suggestions."""
     fixed = re.sub(r"\s+", "-", name.strip().lower().replace("\\", "/"))
     # Dropping empty segments turns "/x", "x/" and "a//b" into names; "." and ".." are left for the error.
     return "/".join(segment for segment in fixed.split("/") if segment)
 
 
 def repair_alias(alias: str) -> str:
+    """The alias a user most likely meant (lowercased, spaces to ``-``), for suggestions."""
     return re.sub(r"\s+", "-", alias.strip().lower())
 
 

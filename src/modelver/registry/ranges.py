@@ -119,6 +119,7 @@ def _parse_comparator(part: str) -> list[Comparator]:
 
 
 def parse_comparators(text: str) -> tuple[Comparator, ...]:
+    """The comparators of a range such as ``>=1.2,<2``; :class:`InvalidFragmentError` says what is wrong."""
     if not text:
         raise InvalidFragmentError("the range is empty")
     if any(ch.isspace() for ch in text):
@@ -134,6 +135,7 @@ def parse_comparators(text: str) -> tuple[Comparator, ...]:
 
 
 def repair_range(text: str) -> str:
+    """The range a user most likely meant (operators glued to versions, joined by ``,``), for suggestions."""
     # Glue operators to their versions ("> = 1" is beyond help, ">= 1" is not), then split on spaces and commas.
     glued = re.sub(r"(>=|<=|==|=>|=<|~>|~=|[\^~<>=])\s+", r"\1", text.strip())
     fixed: list[str] = []

@@ -119,6 +119,7 @@ class Builder:
 
 
 def relative_inside(path: str, root: str) -> str | None:
+    """``path`` relative to ``root`` after resolving links, ``""`` for root itself, ``None`` when outside."""
     rel = os.path.relpath(os.path.realpath(path), os.path.realpath(root))
     if rel == os.curdir:
         return ""

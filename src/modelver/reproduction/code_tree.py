@@ -11,6 +11,7 @@ from modelver.reproduction.notebook import write_notebook
 
 
 def restore_code(builder: Builder) -> None:
+    """Rebuild the version's code tree in the builder's target: git commit and diff, or the source snapshot."""
     code = builder.version.manifest.code
     builder.workdir = builder.target
     if code.git is not None:
