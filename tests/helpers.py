@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +55,25 @@ def stop_process(process: subprocess.Popen[Any], timeout_s: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def serve_ui(store: Path, *extra: str) -> Iterator[str]:
+    """Run ``modelver --store STORE ui --port 0 [EXTRA]`` as a real process for the block; yield its base URL
+    (``http://127.0.0.1:PORT``, no trailing slash). Fails the test with the server's stderr if it does not start."""
+    import pytest
+
+    command = [sys.executable, "-m", "modelver.cli", "--store", str(store), "ui", "--port", "0", *extra]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.match(r"modelver ui: (http://127\.0\.0\.1:\d+)/", line)
+    if match is None:
+        process.kill()
+        _, err = process.communicate(timeout=30)
+        pytest.fail(f"modelver ui {' '.join(extra)} did not start: {line!r} {err}")
+    try:
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)

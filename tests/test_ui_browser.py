@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import modelver
+from helpers import serve_ui
 from test_ui_api import build_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,23 +75,8 @@ def browser_page() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``modelver ui --port 0`` over a freshly published store, as a real process; its URL."""
-    store = build_registry(tmp_path_factory.mktemp("ui-browser"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "modelver.cli", "--store", str(store), "ui", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.match(r"modelver ui: (http://127\.0\.0\.1:\d+)/", line)
-    if match is None:
-        process.kill()
-        _, err = process.communicate(timeout=30)
-        pytest.fail(f"modelver ui did not start: {line!r} {err}")
-    yield match.group(1)
-    process.terminate()
-    process.communicate(timeout=30)
+    with serve_ui(build_registry(tmp_path_factory.mktemp("ui-browser"))) as url:
+        yield url
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -231,17 +217,8 @@ def writable_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def writable_url(writable_store: Path) -> Iterator[str]:
     """``modelver ui --allow-write --port 0`` over its own store, as a real process; its URL."""
-    command = [sys.executable, "-m", "modelver.cli", "--store", str(writable_store), "ui", "--port", "0"]
-    process = subprocess.Popen([*command, "--allow-write"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    match = re.match(r"modelver ui: (http://127\.0\.0\.1:\d+)/", process.stdout.readline())
-    if match is None:
-        process.kill()
-        _, err = process.communicate(timeout=30)
-        pytest.fail(f"modelver ui --allow-write did not start: {err}")
-    yield match.group(1)
-    process.terminate()
-    process.communicate(timeout=30)
+    with serve_ui(writable_store, "--allow-write") as url:
+        yield url
 
 
 # The attacker's pages: one frames the UI's version page, one posts a promote form to it as soon as it loads.

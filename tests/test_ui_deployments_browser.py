@@ -5,8 +5,6 @@ against ``modelver ui`` started as a real process (skips without chromium or Pla
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 
 import modelver
+from helpers import serve_ui
 from modelver.catalog.labels import describe
 from modelver.registry.approvals import approve
 from modelver.registry.deployments import record_deployment
@@ -47,22 +46,8 @@ def _build(root: Path) -> tuple[Path, str]:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """``modelver ui --port 0`` over a store with deployments; its URL and an instant between two deployments."""
     store, between = _build(tmp_path_factory.mktemp("ui-deployments"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "modelver.cli", "--store", str(store), "ui", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.match(r"modelver ui: (http://127\.0\.0\.1:\d+)/", line)
-    if match is None:
-        process.kill()
-        _, err = process.communicate(timeout=30)
-        pytest.fail(f"modelver ui did not start: {line!r} {err}")
-    yield match.group(1), between
-    process.terminate()
-    process.communicate(timeout=30)
+    with serve_ui(store) as url:
+        yield url, between
 
 
 def test_deployments_page_shows_targets_a_timeline_and_time_travel(browser_page: Any, served: tuple[str, str]) -> None:

@@ -11,6 +11,7 @@ from modelver.reproduction.builder import Builder, relative_inside
 
 
 def check_rebuilt_data(builder: Builder) -> None:
+    """Check the version's data where it was recorded and, for data inside the tree, the rebuilt copy."""
     ref = f"{builder.version.name}@{builder.version.version}"
     if not builder.version.manifest.data:
         return

@@ -16,6 +16,7 @@ _CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 def write_environment(builder: Builder) -> None:
+    """Write ``.modelver/requirements.txt`` (exact pins, editable installs noted) and ``python-version``."""
     env = builder.version.manifest.environment
     lines = [f"# the packages of {builder.version.ref} ({builder.version.digest}), Python {env.python}"]
     for name, version in sorted(env.packages.items()):
@@ -34,6 +35,7 @@ def write_environment(builder: Builder) -> None:
 
 
 def write_config(builder: Builder) -> None:
+    """Write the recorded config as JSON/YAML in ``.modelver/`` and where the run's argv named a missing file."""
     config = builder.version.manifest.config
     if isinstance(config, dict) and config.get("$type") == "blob":
         config = json.loads(builder.version.store.read_blob(config["digest"]))

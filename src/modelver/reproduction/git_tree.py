@@ -23,6 +23,7 @@ _INDEX_LINE = re.compile(rb"^index ([0-9a-f]+)\.\.([0-9a-f]+)((?: [0-7]+)?)$")
 
 
 def restore_git(builder: Builder) -> None:
+    """Fetch the recorded commit, apply the recorded diff, restore untracked files and verify the tree."""
     info = builder.version.manifest.code.git
     assert info is not None  # restore_code checks
     builder.commit = info.commit

@@ -15,6 +15,7 @@ _CELL_MARKER = re.compile(r"^# %% \[cell \d+\]\n", re.MULTILINE)
 
 
 def write_notebook(builder: Builder) -> None:
+    """Write the recorded notebook cells as ``.modelver/notebook.ipynb`` (when nbformat is installed)."""
     nbformat = optional("nbformat")
     if nbformat is None:
         return
@@ -23,6 +24,7 @@ def write_notebook(builder: Builder) -> None:
 
 
 def notebook_text(builder: Builder) -> str:
+    """The rebuilt notebook source: the cells of the recorded notebook, as text."""
     where = builder.meta if builder.version.manifest.code.git is not None else (builder.workdir or builder.target)
     return (where / NOTEBOOK_SOURCE).read_text(encoding="utf-8", errors="surrogateescape")
 
@@ -36,6 +38,7 @@ def optional(module: str) -> Any:
 
 
 def notebook(nbformat: Any, text: str) -> Any:
+    """An nbformat v4 notebook of the code cells in ``text``."""
     book = nbformat.v4.new_notebook()
     book.cells = [nbformat.v4.new_code_cell(cell) for cell in _notebook_cells(text)]
     return book

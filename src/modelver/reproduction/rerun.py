@@ -23,6 +23,7 @@ _OUTPUT_TAIL_CHARS = 20_000
 
 
 def rerun(builder: Builder, capture_output: bool, publish: bool = False) -> None:
+    """Re-run the rebuilt entrypoint under ``track()`` and diff the result with the original version."""
     code = builder.version.manifest.code
     entry = code.entrypoint
     workdir = builder.workdir or builder.target

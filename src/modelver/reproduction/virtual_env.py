@@ -31,6 +31,7 @@ _PIP_INSTALL = ("-m", "pip", "install", "--no-deps", "--disable-pip-version-chec
 
 
 def make_venv(builder: Builder, inherit: bool) -> None:
+    """Create ``.modelver/venv`` for the recorded Python; install the pins, or inherit this environment's packages."""
     recorded = builder.version.manifest.environment.python
     wanted = ".".join(recorded.split(".")[:2])
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -109,6 +110,7 @@ def _pip_install(builder: Builder, venv_python: Path) -> None:
 
 
 def venv_interpreter(location: Path) -> Path:
+    """The Python executable of the virtual environment at ``location``."""
     return location / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 

@@ -71,6 +71,7 @@ def _http_error(exc: BaseException) -> tuple[int | None, str | None]:
 
 
 def fs_protocols(fs: Any) -> tuple[str, ...]:
+    """The protocols an fsspec filesystem answers to (``fs.protocol`` is a string or a tuple)."""
     protocol = fs.protocol
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
 

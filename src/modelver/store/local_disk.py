@@ -200,6 +200,7 @@ def _start_writeback(fd: int, offset: int, count: int) -> None:
 
 
 def fsync_dir(directory: str) -> None:
+    """Make a new entry of ``directory`` durable (a no-op where directories cannot be opened)."""
     # Makes a new directory entry durable; not every platform can open directories.
     try:
         fd = os.open(directory, os.O_RDONLY)
