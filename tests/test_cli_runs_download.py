@@ -43,7 +43,13 @@ def test_runs_show_prints_the_traceback_and_the_captured_facets() -> None:
     out = cli("runs", "show", run_id[:-2])
 
     assert 0 == out.returncode, out.stderr
-    for expected in ("ValueError: bad batch 17", "traceback", "_raise_bad_batch", "metric     loss = 0.5", '"lr"'):
+    for expected in (
+        "ValueError: bad batch 17",
+        "traceback",
+        "_raise_bad_batch",
+        "metric     loss = 0.5",
+        "config     lr = 0.1",
+    ):
         assert expected in out.stdout
 
 

@@ -19,6 +19,7 @@ Keywords are case-insensitive. Every mistake raises :class:`~modelver.errors.Inv
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Literal
 
@@ -118,6 +119,33 @@ class _Token:
     column: int
 
 
+_QUOTE_HINT = (
+    "close the string with a matching quote; a quote inside a string is doubled ('it''s') or the other quote "
+    """is used ("it's")"""
+)
+#: What to say about a character no token starts with.
+_UNEXPECTED_HINTS = {
+    "'": _QUOTE_HINT,
+    '"': _QUOTE_HINT,
+    "`": "close the back-quoted key with a matching `",
+    "&": "write AND, not &&",
+    "|": "write OR, not ||",
+}
+#: Field names people bring from MLflow or write by slip, and the field modelver calls that.
+_FIELD_ALIASES = {
+    "metric": "metrics",
+    "param": "config",
+    "params": "config",
+    "hyperparameters": "config",
+    "label": "labels",
+    "tag": "labels",
+    "tags": "labels",
+    "package": "packages",
+    "aliases": "alias",
+    "names": "name",
+}
+
+
 def _unquote(text: str) -> str:
     quote = text[0]
     body = text[1:-1].replace(quote * 2, quote)
@@ -131,7 +159,7 @@ def _tokenize(text: str) -> list[_Token]:
         match = _TOKEN.match(text, at)
         if match is None:
             char = text[at]
-            hint = "close the string with a matching quote" if char in "'\"`" else "remove it or quote the value"
+            hint = _UNEXPECTED_HINTS.get(char, "remove it or quote the value")
             raise InvalidQueryError(
                 f"unexpected {char!r} at column {at + 1} of the filter; {hint}", query=text, column=at
             )
@@ -211,7 +239,7 @@ class _Parser:
                 raise self.fail(self.token, f"expected '.' and a key after {head!r} (e.g. {head}.name)")
             known = ", ".join(f"{p}.<key>" for p in PREFIXES) + ", " + ", ".join(BARE_FIELDS)
             raise InvalidQueryError(
-                f"unknown field {token.text!r} at column {token.column + 1}; fields are {known}",
+                f"unknown field {token.text!r} at column {token.column + 1}; {self.field_hint(head)}fields are {known}",
                 query=self.text,
                 column=token.column,
             )
@@ -228,6 +256,38 @@ class _Parser:
             self.take()
         return f"{head}.{'.'.join(segments)}", token.column
 
+    def field_hint(self, head: str) -> str:
+        """``"did you mean metrics.acc? "`` for a field spelled as MLflow spells it or one slip away, else ``""``."""
+        better = _FIELD_ALIASES.get(head) or next(
+            iter(difflib.get_close_matches(head, [*PREFIXES, *BARE_FIELDS], n=1, cutoff=0.75)), None
+        )
+        if better is None:
+            return ""
+        key = ""
+        if better in PREFIXES and self.token.text == ".":
+            after = self.tokens[self.at + 1]
+            key = "." + after.text if after.kind in ("word", "number", "backquoted") else ".<key>"
+        elif better in PREFIXES:
+            key = ".<key>"
+        return f"did you mean {better}{key}? "
+
+    def value_hint(self, token: _Token) -> str:
+        """How to fix the common mistakes at a value: ``==``, and text that is not in quotes."""
+        previous = self.tokens[self.at - 1] if self.at else None
+        if token.text == "=" and previous is not None and previous.text == "=":
+            return "; '==' is not an operator: write a single '=' (operators: =, !=, <, <=, >, >=, LIKE, ILIKE, IN)"
+        if token.kind not in ("word", "number", "backquoted"):
+            return ""
+        end = self.at
+        while self.tokens[end].kind in ("word", "number", "backquoted") and not (
+            self.tokens[end].kind == "word" and self.tokens[end].text.upper() in ("AND", "OR")
+        ):
+            end += 1
+        last = self.tokens[end - 1]
+        words = self.text[token.column : last.column + len(last.text)]
+        quoted = "'" + words.replace("'", "''") + "'"
+        return f"; text values are quoted: write {quoted}"
+
     def value(self) -> Value:
         token = self.token
         if token.kind == "number":
@@ -242,7 +302,8 @@ class _Parser:
         if self.keyword("TRUE", "FALSE"):
             self.take()
             return token.text.lower()
-        raise self.fail(token, "expected a value: a number or a 'quoted string'")
+        error = self.fail(token, "expected a value: a number or a 'quoted string'")
+        raise InvalidQueryError(f"{error}{self.value_hint(token)}", query=self.text, column=token.column)
 
     def comparison(self) -> Comparison:
         field, column = self.field()

@@ -6,7 +6,6 @@ for the traceback (the convention of huggingface_hub's CLI).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -30,7 +29,8 @@ from modelver.cli import search as search_commands
 from modelver.cli import steps as steps_commands
 from modelver.cli import store as store_commands
 from modelver.cli import ui as ui_commands
-from modelver.cli.common import console, print_json
+from modelver.cli.common import config_lines, console, print_json
+from modelver.cli.location import check_store_location, store_display
 from modelver.errors import ModelverError
 from modelver.registry.approvals import approvals
 from modelver.registry.deployments import deployments
@@ -42,13 +42,36 @@ from modelver.store.location import open_store
 from modelver.units import format_metric, human_bytes
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The ``modelver`` group; it notes whether the subcommand was asked for ``--help``, so that a misconfigured
+    store does not hide a command's help."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        rest = args[1:]
+        rest = rest[: rest.index("--")] if "--" in rest else rest
+        ctx.meta[_HELP_ASKED] = any(arg in ("-h", "--help") for arg in rest)
+        return super().resolve_command(ctx, args)
+
+
+_HELP_ASKED = "modelver.help_asked"
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", envvar=None, default=None, help="Store URL or path (default: see `modelver info`).")
 @click.version_option(package_name="modelver")
 @click.pass_context
 def cli(ctx: click.Context, store: str | None) -> None:
     """Version models: list, show and verify what `modelver.track()` published."""
+    if ctx.invoked_subcommand not in _STORE_FREE_COMMANDS and not ctx.meta.get(_HELP_ASKED):
+        # A store that is a file, or a directory of other things, is refused before any command reads it.
+        check_store_location(store)
     ctx.obj = store
+
+
+#: Commands that never open the store, so a misconfigured store does not stop them.
+_STORE_FREE_COMMANDS = frozenset({"fingerprint"})
 
 
 @cli.command()
@@ -57,7 +80,7 @@ def info(store: str | None) -> None:
     """Print the store in use and why it was chosen."""
     choice = choose_store(store)
     opened = open_store(choice.url)
-    console.print(f"store:     {choice.url}")
+    console.print(f"store:     {store_display(choice.url)}", markup=False)
     console.print(f"chosen by: {'the --store option' if store is not None else choice.source}")
     if opened.exists():
         console.print(f"digest:    {opened.algorithm}")
@@ -107,10 +130,8 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool, requiremen
     else:
         console.print(f"code       snapshot of {len(m.code.sources)} file(s), entrypoint {m.code.entrypoint}")
     console.print(f"python     {m.environment.python} ({len(m.environment.packages)} packages)")
-    config = m.config if isinstance(m.config, dict) and "$type" not in m.config else {"(config)": m.config}
-    for key, value in config.items():
-        text = json.dumps(value, ensure_ascii=False)
-        console.print(f"config     {key} = {text if len(text) <= 80 else text[:77] + '...'}", markup=False)
+    for line in config_lines(m.config):
+        console.print(line, markup=False)
     r = m.resources
     console.print(
         f"resources  wall {r.wall_time_s:.2f} s, cpu {r.cpu_time_s:.2f} s, peak {human_bytes(r.peak_rss_bytes)}"

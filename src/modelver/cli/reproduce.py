@@ -63,6 +63,11 @@ def reproduce_cmd(
     if as_json:
         click.echo(json.dumps(report_json(report), indent=2, ensure_ascii=False))
     else:
+        # A script's output streamed while it ran; what the re-run left in the report (a notebook cell's error, a
+        # kernel that failed) goes out first, so that the report is the last thing printed.
+        if report.output:
+            click.echo(report.output.rstrip("\n"), err=True)
+        sys.stderr.flush()
         _print(report)
     if not report.complete:
         sys.exit(1)

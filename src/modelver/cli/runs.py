@@ -6,13 +6,13 @@ given); ``show`` prints the reason, the traceback of the exception the block rai
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 from rich.table import Table
 
-from modelver.cli.common import console, print_json
+from modelver.catalog.runs import run_summaries
+from modelver.cli.common import config_lines, console, print_json
 from modelver.tracking.failed_run import find_run, read_runs
 from modelver.units import human_bytes
 
@@ -27,10 +27,10 @@ def runs_group(ctx: click.Context, as_json: bool) -> None:
     incomplete by rank 0 dying), oldest first; `runs show ID` shows one."""
     if ctx.invoked_subcommand is not None:
         return
-    records = read_runs(ctx.obj)
     if as_json:
-        print_json([{k: r.get(k) for k in ("run_id", "name", "status", "reason")} for r in records])
+        print_json(run_summaries(ctx.obj))  # the same list as the web UI's /api/runs
         return
+    records = read_runs(ctx.obj)
     if not records:
         console.print("no failed runs")
         return
@@ -90,9 +90,7 @@ def _facet_lines(m: dict[str, Any]) -> list[str]:
     env = m.get("environment") or {}
     if env:
         lines.append(f"python     {env.get('python')} ({len(env.get('packages') or {})} packages)")
-    config = m.get("config")
-    if config not in (None, {}):
-        lines.append(f"config     {json.dumps(config, ensure_ascii=False, sort_keys=True)[:200]}")
+    lines.extend(config_lines(m.get("config")))
     for label, d in (m.get("data") or {}).items():
         lines.append(f"data       {label}: {d.get('uri')} {str(d.get('digest', ''))[:19]}")
     for key, value in (m.get("metrics") or {}).items():

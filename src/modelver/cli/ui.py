@@ -7,6 +7,7 @@ import socket
 import click
 
 from modelver.cli.common import console
+from modelver.cli.location import check_store_location
 from modelver.errors import MissingDependencyError
 
 #: Port used when none is given (unassigned by IANA in the user range, away from the usual 8000/8080).
@@ -34,6 +35,7 @@ def ui_command(store: str | None, store_option: str | None, host: str, port: int
         from modelver.ui import LOOPBACK_HOSTS, create_app
     except ImportError as exc:
         raise MissingDependencyError(f"the web UI needs its extra: pip install 'modelver[ui]' ({exc})") from exc
+    check_store_location(store_option or store)
     loopback = host in LOOPBACK_HOSTS
     app = create_app(store_option or store, allow_write=allow_write, allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     # Bind here, not in uvicorn, so that the printed URL carries the real port (also with --port 0).

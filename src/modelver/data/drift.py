@@ -29,7 +29,8 @@ class DataCheck:
         recorded: the digest recorded in the version.
         current: the digest of the data now (``None`` when missing or unavailable).
         added, removed, changed: for directories, relative POSIX paths of files added, removed and changed since
-            the version (from the per-file listing the version stored).
+            the version (from the per-file listing the version stored); for a single file that changed, its
+            base name in ``changed``.
         detail: why a check could not be made, or how an ``identical`` verdict was reached when the digests differ.
 
     Example:
@@ -122,8 +123,11 @@ def _compare(store: Store, label: str, entry: DataEntry, where: str, now: Finger
         return DataCheck(label, where, "identical", entry.digest, now.digest)
     if entry.tree is None:
         same = now.kind != "directory" and _same_file(entry.digest, now.digest, where)
-        status, detail = ("identical", _HOW) if same else ("changed", "")
-        return DataCheck(label, where, status, entry.digest, now.digest, detail=detail)
+        if same:
+            return DataCheck(label, where, "identical", entry.digest, now.digest, detail=_HOW)
+        # A single file (or data recorded without a per-file listing) that changed is one changed file, named by
+        # its base name, so that "0 added / 0 removed / 0 changed" never stands beside "changed".
+        return DataCheck(label, where, "changed", entry.digest, now.digest, changed=(_base_name(where),))
     listing = json.loads(store.read_blob(entry.tree))
     recorded = {path: digest for path, digest, _ in listing["entries"]}
     current = {path: digest for path, (digest, _) in now.entries.items()}
@@ -149,6 +153,13 @@ def _same_file(recorded: str, current: str, location: str) -> bool:
     if algorithm == current.split(":", 1)[0]:
         return False
     return rehash(location, algorithm) == recorded
+
+
+def _base_name(location: str) -> str:
+    """The last path segment of a local path or URL (the location itself when it has none)."""
+    if "://" in location:
+        return location.rstrip("/").rsplit("/", 1)[-1] or location
+    return os.path.basename(location.rstrip(os.sep)) or location
 
 
 def _join(root: str, rel: str) -> str:

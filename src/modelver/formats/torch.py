@@ -67,6 +67,73 @@ def constructor_config(module: object) -> dict[str, Any]:
     return config
 
 
+def rebuild_hint(module: object) -> str:
+    """What to do so that ``load()`` rebuilds ``module`` rather than returning its state dict.
+
+    A class of one's own can get a ``get_config()`` method; a class one cannot edit (``torch.nn.Linear``, any
+    class of torch or another library) cannot, so the hint says to set a ``config`` mapping on the instance instead,
+    spelled out from the constructor's parameters that the instance holds as attributes (``in_features``...) when
+    those rebuild it. Either way, saving ``module.state_dict()`` stores the same weights without the warning.
+
+    Args:
+        module: the ``torch.nn.Module`` being saved.
+
+    Returns:
+        One or two sentences for the warning.
+
+    Example:
+        >>> rebuild_hint(torch.nn.Linear(2, 1))  # doctest: +SKIP
+        'Its class is not yours to give a get_config(): set the constructor arguments on the instance before ...'
+    """
+    cls = type(module)
+    weights = "or save model.state_dict() to store the weights without this warning"
+    if cls.__module__.split(".")[0] not in ("torch", "torchvision", "torchaudio", "transformers", "timm"):
+        return (
+            "Give the class a get_config() returning its constructor arguments (or set a config mapping on the "
+            f"instance) to have load() rebuild it, {weights}"
+        )
+    guess = _attribute_config(module)
+    getter = getattr(module, "state_dict", None)
+    state = getter() if callable(getter) else {}
+    yourself = f"rebuild it at load time with {cls.__qualname__}(...).load_state_dict(state)"
+    if guess and _rebuilds(cls, guess, state):
+        return (
+            "Its class is not yours to give a get_config(): set the constructor arguments on the instance before "
+            f"saving (model.config = {json.dumps(guess)}) to have load() rebuild it, {weights} and {yourself}"
+        )
+    # Sequential, ModuleList, or a layer whose arguments the instance does not keep: no JSON config rebuilds it.
+    return (
+        "Its class is not yours to give a get_config() and its constructor arguments cannot be read off the "
+        f"instance: save model.state_dict() to store the weights without this warning and {yourself}, or wrap "
+        "it in a torch.nn.Module class of yours that has a get_config()"
+    )
+
+
+def _attribute_config(module: object) -> dict[str, Any]:
+    """The constructor's parameters that ``module`` holds as same-named attributes of JSON values (how torch's own
+    layers keep ``in_features``, ``out_features``, ``kernel_size``...), or ``{}``."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(type(module)).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    config: dict[str, Any] = {}
+    for parameter in parameters:
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            continue
+        value = getattr(module, parameter.name, None)
+        if isinstance(value, tuple):
+            value = list(value)
+        if isinstance(value, (bool, int, float, str, list)) and parameter.default is parameter.empty:
+            config[parameter.name] = value
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError):
+        return {}
+    return config
+
+
 def _rebuilds(cls: type, init: dict[str, Any], state: Mapping[str, Any]) -> bool:
     """Whether ``cls(**init)`` has the same weight names and shapes as ``state`` (built on the meta device: no
     memory, no initialisation). Arguments the constructor refuses (``TypeError``) mean no; a class that fails on the
@@ -164,10 +231,13 @@ class TorchSafetensors(Format):
                     "modelver.training": json.dumps(bool(obj.training)),
                 }
             else:
+                why = (
+                    "its constructor arguments are not known"
+                    if not init
+                    else f"{describe(obj)}(**{init!r}) does not rebuild it (its weights have other names or shapes)"
+                )
                 warnings.warn(
-                    f"modelver: {describe(obj)}(**{init!r}) does not rebuild this module (its weights have other "
-                    "names or shapes), so it is stored as a state dict and loads as one. Give the class a "
-                    "get_config() returning its constructor arguments to have load() rebuild it",
+                    f"modelver: {describe(obj)} is stored as a state dict and loads as one: {why}. {rebuild_hint(obj)}",
                     UserWarning,
                     stacklevel=4,
                 )

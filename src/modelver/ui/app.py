@@ -40,6 +40,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from modelver._version import __version__
+from modelver.catalog.runs import run_summaries
 from modelver.errors import (
     IntegrityError,
     InvalidReferenceError,
@@ -58,6 +59,7 @@ from modelver.store.objects import Store
 from modelver.tracking.failed_run import find_run, read_runs
 from modelver.ui import svg, views
 from modelver.ui.deployments import deployment_routes
+from modelver.ui.negotiation import JsonNegotiationMiddleware, PageNotFoundError, wants_json
 from modelver.ui.parallel import parallel_axes, parallel_svg
 from modelver.ui.saved import saved_documents
 from modelver.ui.search_page import search_routes
@@ -109,6 +111,9 @@ API: tuple[tuple[str, str, str, tuple[tuple[str, str, bool, str], ...]], ...] = 
      (("q", "query", False, "the filter, e.g. metrics.auc > 0.8"), ("name", "query", False, "only this name (repeat)"),
       ("col", "query", False, "a field to return, e.g. config.lr (repeat)"), ("sort", "query", False, "a field"),
       ("dir", "query", False, "asc or desc (default)"))),
+    ("/api/runs", "get", "Runs that published no version, oldest first (as `modelver runs --json`)", ()),
+    ("/api/run/{run_id}", "get", "One run's whole record: reason, traceback, manifest (as `modelver runs show --json`)",
+     (("run_id", "path", True, "a run id or a unique prefix of one"),)),
     ("/api/promote", "post", "Point an alias at a version (needs --allow-write); body {ref, alias, by, reason}", ()),
     ("/api/rollback", "post", "Move an alias back (needs --allow-write); body {name, alias, by, reason}", ()),
     ("/api/yank", "post", "Withdraw a version (needs --allow-write); body {ref, reason, by}", ()),
@@ -160,7 +165,7 @@ def openapi_document() -> dict[str, Any]:
 def _status_of(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, InvalidReferenceError):
         return 400, "Bad reference"
-    if isinstance(exc, VersionNotFoundError):
+    if isinstance(exc, VersionNotFoundError | PageNotFoundError):
         return 404, "Not found"
     if isinstance(exc, ProtectedAliasError | WriteDisabledError | CrossOriginError):
         return 403, "Not allowed"
@@ -383,6 +388,14 @@ def create_app(
     def api_compare(request: Request) -> Response:
         return JSONResponse(views.compare(opened, request.query_params.getlist("ref")))
 
+    @guarded(as_json=True)
+    def api_runs(request: Request) -> Response:
+        return JSONResponse(run_summaries(opened))
+
+    @guarded(as_json=True)
+    def api_run(request: Request) -> Response:
+        return JSONResponse(find_run(opened, request.path_params["run_id"]))
+
     def api_openapi(request: Request) -> Response:
         return JSONResponse(openapi_document())
 
@@ -451,8 +464,10 @@ def create_app(
 
     async def not_found(request: Request, exc: Exception) -> Response:
         path = request.url.path
-        error = VersionNotFoundError(f"no page at {path}; start from the names page (/)")
-        return error_response(request, error, as_json=path.startswith("/api/"))
+        message = f"not found: no page at {path}; start from / (the JSON API is listed at /api)"
+        error = PageNotFoundError(message, path=path)
+        as_json = path.startswith("/api/") or wants_json(request.headers.get("accept", ""))
+        return error_response(request, error, as_json=as_json)
 
     routes: list[BaseRoute] = [
         Route("/", names),
@@ -472,6 +487,8 @@ def create_app(
         Route("/api/lineage/{ref:path}", api_lineage),
         Route("/api/diff", api_diff),
         Route("/api/compare", api_compare),
+        Route("/api/runs", api_runs),
+        Route("/api/run/{run_id:str}", api_run),
         Route("/api/promote", api_action, methods=["POST"]),
         Route("/api/rollback", api_action, methods=["POST"]),
         Route("/api/yank", api_action, methods=["POST"]),
@@ -484,6 +501,7 @@ def create_app(
     middleware = [Middleware(SecurityHeadersMiddleware)]
     if allowed_hosts:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    middleware.append(Middleware(JsonNegotiationMiddleware))  # innermost: rewrites the path before routing
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
 
 
