@@ -6,12 +6,22 @@ uploaders; at most ``workers + 1`` parts are in memory at once, whatever the fil
 the second hash must equal the first: if the file changed meanwhile the upload is aborted before it completes, so
 no object ever names bytes it does not hold, and no staging copy is needed. The completion itself is conditional
 (``If-None-Match: *``): a blob another writer completed first is left alone (same name, same bytes).
+
+Each part carries its SHA-256 (``x-amz-checksum-sha256``, the upload created with ``ChecksumAlgorithm=SHA256``),
+computed in the uploading thread, and goes through a client that does not sign the payload. Why: botocore signs a
+payload by hashing it with SHA-256 while it builds the request, and s3fs builds every request on fsspec's one event
+loop thread, so with a signed payload the parts' hashing ran one at a time whatever the number of uploaders (on
+plain http botocore always signs it). The checksum header is itself signed and the server rejects a part whose bytes
+do not hash to it, so the part is as protected as with a signed payload, and the hashing runs in parallel.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +33,8 @@ __all__ = [
     "MULTIPART_MIN_BYTES",
     "PART_BYTES",
     "WORKERS",
+    "parts_client",
+    "put_data_direct",
     "put_file_direct",
     "put_file_multipart",
     "supports_multipart",
@@ -39,9 +51,31 @@ PART_BYTES = 16 << 20
 WORKERS = 4
 
 
+_PARTS_CLIENTS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_PARTS_LOCK = threading.Lock()
+
+
 def supports_multipart(fs: Any) -> bool:
     """Whether ``fs`` is s3fs (the S3 API's multipart calls are used directly)."""
     return type(fs).__module__.startswith("s3fs") and hasattr(fs, "call_s3")
+
+
+def parts_client(fs: Any) -> Any:
+    """The s3fs filesystem that sends parts for ``fs``: the same options, but the payload left unsigned (each part
+    carries its signed SHA-256 checksum instead); made once per ``fs`` and kept while ``fs`` lives."""
+    with _PARTS_LOCK:
+        found = _PARTS_CLIENTS.get(fs)
+        if found is None:
+            options = dict(fs.storage_options)
+            config = dict(options.get("config_kwargs") or {})
+            config["s3"] = {**(config.get("s3") or {}), "payload_signing_enabled": False}
+            options.update(config_kwargs=config, skip_instance_cache=True)
+            found = _PARTS_CLIENTS[fs] = type(fs)(**options)
+        return found
+
+
+def _sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
 def put_file_multipart(
@@ -79,15 +113,25 @@ def put_file_multipart(
     part_bytes = max(part_bytes or PART_BYTES, -(-size // 10_000), 5 << 20)
     workers = workers or WORKERS
     bucket, key, _ = fs.split_path(path)
-    upload = fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)["UploadId"]
+    sender = parts_client(fs)
+    upload = sender.call_s3("create_multipart_upload", Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
     hasher = new_hasher(algorithm)
     sent = 0
     slots = threading.BoundedSemaphore(workers + 1)  # parts read but not yet sent: memory stays flat
 
     def send(number: int, data: bytes) -> dict[str, Any]:
         try:
-            answer = fs.call_s3("upload_part", Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=data)
-            return {"PartNumber": number, "ETag": answer["ETag"]}
+            checksum = _sha256_b64(data)  # here, in this uploader's thread: hashlib lets the others run meanwhile
+            answer = sender.call_s3(
+                "upload_part",
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload,
+                PartNumber=number,
+                Body=data,
+                ChecksumSHA256=checksum,
+            )
+            return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
         finally:
             slots.release()
 
@@ -115,7 +159,7 @@ def put_file_multipart(
                 f"{source} changed while it was uploaded (hashed {expected}, sent {actual}); nothing was stored. "
                 "Save the file again once it is complete"
             )
-        fs.call_s3(
+        sender.call_s3(
             "complete_multipart_upload",
             Bucket=bucket,
             Key=key,
@@ -125,7 +169,7 @@ def put_file_multipart(
         )
     except BaseException as exc:
         with contextlib.suppress(Exception):  # best effort; a bucket lifecycle rule cleans what it leaves
-            fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload)
+            sender.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload)
         if _taken(exc) and fs.exists(path):
             return expected, size  # another writer completed the same blob first
         raise
@@ -155,11 +199,20 @@ def put_file_direct(fs: Any, source: str, algorithm: str, final_path: Any, diges
             f"{source} changed while it was uploaded (hashed {expected}, read {actual}); nothing was stored. "
             "Save the file again once it is complete"
         )
-    path = final_path(expected)
+    put_data_direct(fs, data, final_path(expected))
+    return expected, len(data)
+
+
+def put_data_direct(fs: Any, data: bytes, path: str) -> None:
+    """Create the blob ``path`` holding ``data`` with one conditional PUT; a blob another writer stored first is
+    left alone (same name, same bytes).
+
+    Raises:
+        FileExistsError: ``path`` holds other bytes.
+    """
     with contextlib.suppress(FileExistsError):  # another writer stored the same blob first
         if data:
             conditional_put(fs, path, data)
         else:  # S3 makes an empty create-if-absent unconditional; the empty blob is the same bytes anyway
             fs.pipe_file(path, data)
     fs.invalidate_cache(path)
-    return expected, len(data)

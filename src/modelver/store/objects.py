@@ -30,7 +30,7 @@ import contextlib
 import json
 import os
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
@@ -43,6 +43,7 @@ from modelver.store.backend import (
     is_unreachable,
     open_filesystem,
 )
+from modelver.store.batch import FILE_WORKERS, put_many
 from modelver.store.cache import ReadCache
 from modelver.store.digest import ALGORITHMS, CHUNK_BYTES, DEFAULT_ALGORITHM, digest_bytes, split_digest
 from modelver.store.local_disk import download_verified, link_create
@@ -240,10 +241,11 @@ class Store:
 
         A file whose digest is remembered by the :class:`~modelver.store.statcache.StatCache` (same device, inode, size,
         mtime, ctime) and whose blob the store holds is neither read nor sent. Otherwise, on local disk the file is
-        copied by the kernel, the copy hashed and fsynced, then linked into place. Elsewhere it is hashed first,
-        and a blob the store already holds is not uploaded (unchanged files cost no upload); a new one is uploaded
-        to a staging key while being hashed again, and moved to the digest of the bytes actually sent, so a file
-        that changes in between can never leave a blob whose bytes do not match its name.
+        copied by the kernel, the copy hashed and fsynced, then linked into place. Elsewhere a blob the store
+        already holds is not uploaded (unchanged files cost no upload); on S3 a new one goes straight to its final
+        key (small files as the one buffer hashed, large ones as a multipart upload hashed again as sent and
+        aborted on a mismatch), on other stores to a staging key moved to the digest of the bytes actually sent,
+        so a file that changes meanwhile can never leave a blob whose bytes do not match its name.
 
         Raises:
             StoreError: the file cannot be read, or the upload fails.
@@ -268,6 +270,22 @@ class Store:
                 raise
             raise StoreError(f"cannot upload {source} to {self.url}: {exc}") from exc
         return digest, size
+
+    def put_files(self, sources: Sequence[str | os.PathLike[str]]) -> list[tuple[str, int]]:
+        """Store several local files as blobs, as :meth:`put_file` each; return their ``(digest, size in bytes)``
+        in the order given.
+
+        On a remote store small files are sent several at once (at most 64 MiB of them in memory) and large ones
+        in turn (:mod:`modelver.store.batch`); on local disk they are stored in turn.
+
+        Raises:
+            StoreError: a file cannot be read, or an upload fails (blobs already stored stay, for ``gc``).
+
+        Example:
+            >>> digests = store.put_files(sorted(str(p) for p in Path("ckpt").rglob("*") if p.is_file()))
+        """
+        paths = [os.fspath(source) for source in sources]
+        return put_many(self.put_file, paths, workers=FILE_WORKERS if self.is_remote else 1)
 
     def _put_file_remote(self, source: str) -> tuple[str, int]:
         return put_file_remote(self.fs, source, self.algorithm, self._path("blobs", ".staging"), self.blob_path)

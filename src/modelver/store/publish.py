@@ -16,10 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from modelver.store.backend import info_mtime
-from modelver.store.digest import CHUNK_BYTES, digest_file, new_hasher
+from modelver.store.digest import CHUNK_BYTES, digest_bytes, digest_file, new_hasher
 from modelver.store.leases import MIN_GRACE_S
 from modelver.store.local_disk import copy_hashing, fsync_dir
-from modelver.store.multipart import MULTIPART_MIN_BYTES, put_file_direct, put_file_multipart, supports_multipart
+from modelver.store.multipart import (
+    MULTIPART_MIN_BYTES,
+    put_data_direct,
+    put_file_direct,
+    put_file_multipart,
+    supports_multipart,
+)
 from modelver.store.progress import transfer_progress
 
 #: A deduplicated object older than this (seconds) gets its mtime refreshed, so ``gc`` (which spares objects younger
@@ -73,10 +79,22 @@ def put_file_remote(
 ) -> tuple[str, int]:
     """Upload the local file ``source`` as a blob of a remote store; return ``(digest, size in bytes)``.
 
-    The file is hashed first, and a blob the store already holds is not uploaded (only freshened). A new one is
-    uploaded to a key under ``staging_dir`` while being hashed again, then moved to ``blob_path`` of the digest of the
-    bytes actually sent.
+    A blob the store already holds is not uploaded (only freshened). On S3 a file under
+    :data:`~modelver.store.multipart.MULTIPART_MIN_BYTES` is read once into memory, hashed, and that buffer sent
+    with one conditional PUT; a larger one is hashed, then sent straight to its final key as a multipart upload
+    hashed again as sent (:mod:`modelver.store.multipart`). Elsewhere a new blob is uploaded to a key under
+    ``staging_dir`` while being hashed, then moved to ``blob_path`` of the digest of the bytes actually sent.
     """
+    if supports_multipart(fs) and os.stat(source).st_size < MULTIPART_MIN_BYTES:
+        # Small files on S3: read once, hashed once, and that very buffer is what is sent (so it is what is named).
+        with open(source, "rb") as handle:
+            data = handle.read(MULTIPART_MIN_BYTES + 1)  # bounded: a file that grew meanwhile goes multipart
+        if len(data) <= MULTIPART_MIN_BYTES:
+            digest = digest_bytes(data, algorithm)
+            if not freshen(fs, blob_path(digest), is_local=False):
+                put_data_direct(fs, data, blob_path(digest))
+            return digest, len(data)
+        del data
     digest, size = digest_file(source, algorithm)
     if freshen(fs, blob_path(digest), is_local=False):
         return digest, size

@@ -74,11 +74,13 @@ class ArtifactSaving(CaptureState):
                 self._capture_failed("artifacts", f"{source}: not stored: {'; '.join(skipped)}", raise_strict=False)
             if not found:
                 raise FormatError(f"{name}: the directory to save ({source}) holds no files")
-            entries = []
-            for rel, real in sorted(found):
-                path = validate_artifact_path(f"{name}/{rel}")
-                digest, size = self.store.put_file(real)
-                entries.append((path, ArtifactEntry(digest, size, _media_type(path), fmt.name, tree=name)))
+            found = sorted(found)
+            paths = [validate_artifact_path(f"{name}/{rel}") for rel, _real in found]
+            stored = self.store.put_files([real for _rel, real in found])
+            entries = [
+                (path, ArtifactEntry(digest, size, _media_type(path), fmt.name, tree=name))
+                for path, (digest, size) in zip(paths, stored, strict=True)
+            ]
         with self._lock:
             # Saving a directory again replaces it whole: files of the earlier save that are gone now must go too.
             for stale in [p for p, e in self._artifacts.items() if e.tree == name]:
@@ -165,10 +167,9 @@ class ArtifactSaving(CaptureState):
         else:
             self._capture_failed("artifacts", f"log_artifact: {source} is neither a file nor a directory")
             return []
-        added = []
-        for rel, file in files:
+        for rel, _file in files:
             validate_artifact_path(rel)
-            digest, size = self.store.put_file(file)
+        stored = self.store.put_files([file for _rel, file in files])
+        for (rel, _file), (digest, size) in zip(files, stored, strict=True):
             self._add_artifact(rel, ArtifactEntry(digest, size, _media_type(rel), "file"))
-            added.append(rel)
-        return added
+        return [rel for rel, _file in files]

@@ -111,9 +111,10 @@ def store_checkpoint(
             found, _skipped = walk_tree(str(source), str(source))
             if world_size > 1 and is_sharded(rel for rel, _ in found):
                 kind, found = SHARD_KIND, owned_files(found, rank)
-            for rel, real in sorted(found):
-                digest, size = store.put_file(real)
-                files[validate_artifact_path(rel)] = ArtifactEntry(digest, size, "application/octet-stream", "file")
+            found = sorted(found)
+            rels = [validate_artifact_path(rel) for rel, _real in found]
+            for rel, (digest, size) in zip(rels, store.put_files([real for _rel, real in found]), strict=True):
+                files[rel] = ArtifactEntry(digest, size, "application/octet-stream", "file")
         else:
             kind = "file"
             digest, size = store.put_file(source)
