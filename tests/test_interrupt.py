@@ -111,3 +111,40 @@ def test_a_run_outside_the_main_thread_installs_no_handler(store_dir: Path) -> N
     thread.join()
     assert [before] == seen
     assert before == signal.getsignal(signal.SIGTERM)
+
+
+SLOW_CAPTURE = """
+import time
+import modelver
+import modelver.tracking.run as tracking_run
+
+real = tracking_run.capture_environment
+
+def slow():  # an environment that takes a minute to capture (a huge site-packages on a network filesystem)
+    time.sleep(60)
+    return real()
+
+tracking_run.capture_environment = slow
+with modelver.track("long-run") as run:
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_during_a_slow_capture_records_within_the_grace(tmp_path: Path, store_dir: Path) -> None:
+    """SIGTERM while the environment capture still runs: the run is recorded without waiting for it (a preempted
+    job has a short grace before SIGKILL), with the capture named as unfinished, and the process dies of SIGTERM."""
+    script = tmp_path / "slow.py"
+    script.write_text(textwrap.dedent(SLOW_CAPTURE))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+    )
+    assert proc.stdout is not None
+    assert "ready" == proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=45)  # the capture alone would take 60 s, the old wait 120 s
+    assert -signal.SIGTERM == proc.returncode
+    [record] = records(store_dir)
+    assert "interrupted" == record["status"]
+    errors = record["manifest"]["capture_errors"]  # type: ignore[index]
+    assert ["code and environment capture did not finish within 5 s"] == [e["message"] for e in errors]

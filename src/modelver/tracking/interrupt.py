@@ -21,10 +21,15 @@ from modelver.store.objects import Store
 from modelver.tracking.failed_run import RUN_SCHEMA
 from modelver.warnings import warn_user
 
-__all__ = ["SIGNALS", "SignalGuard", "signal_name", "write_interrupted_run"]
+__all__ = ["SIGNALS", "SIGNAL_CAPTURE_WAIT_S", "SignalGuard", "signal_name", "write_interrupted_run"]
 
 #: The signals a run records before passing them on.
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+#: Seconds a signalled run waits for its code and environment capture before recording without it: a preempted
+#: job gets a short grace before SIGKILL (30 s by default on Kubernetes, SLURM's KillWait), and the interrupted
+#: record, written before the signal goes on, must fit in it.
+SIGNAL_CAPTURE_WAIT_S = 5.0
 
 
 class SignalGuard:

@@ -38,7 +38,7 @@ from modelver.store.digest import DEFAULT_ALGORITHM
 from modelver.store.objects import Store
 from modelver.store.statcache import cache_dir
 from modelver.tracking.failed_run import write_failed_run
-from modelver.tracking.interrupt import SignalGuard, signal_name, write_interrupted_run
+from modelver.tracking.interrupt import SIGNAL_CAPTURE_WAIT_S, SignalGuard, signal_name, write_interrupted_run
 from modelver.tracking.job import DEFAULT_REPORT_TIMEOUT_S, JobPart, finish_part
 from modelver.tracking.preflight import check_before_training, check_store_writable
 from modelver.tracking.publish import publish_version
@@ -232,7 +232,7 @@ class Run(CheckpointSaving):
         # SIGTERM/SIGINT in the block (modelver.tracking.interrupt): record the run, then the signal goes on.
         if self.status != "running":
             return
-        manifest, body, _ = self._finish_capture()
+        manifest, body, _ = self._finish_capture(SIGNAL_CAPTURE_WAIT_S)
         self.status = "interrupted"
         if self._job is not None:
             own = self._job.report(
@@ -275,7 +275,9 @@ class Run(CheckpointSaving):
         for record in records:
             self._warn(f"modelver: {record.facet} capture failed: {record.message}")
 
-    def _finish_capture(self) -> tuple[Manifest, bytes, list[CaptureErrorRecord]]:
+    def _finish_capture(
+        self, wait_s: float = STATIC_CAPTURE_TIMEOUT_S
+    ) -> tuple[Manifest, bytes, list[CaptureErrorRecord]]:
         """Stop capturing, close the run to logging, and build the manifest from one consistent snapshot.
 
         Returns the manifest, its canonical body, and the capture errors found now (to warn about once the run's
@@ -283,13 +285,11 @@ class Run(CheckpointSaving):
         """
         resources, resource_errors = self._monitor.stop()
         if self._static_thread is not None:
-            self._static_thread.join(STATIC_CAPTURE_TIMEOUT_S)
+            self._static_thread.join(wait_s)
             if self._static_thread.is_alive():
                 self._background_errors = [
                     CaptureErrorRecord(
-                        "code",
-                        "TimeoutError",
-                        f"code and environment capture did not finish within {STATIC_CAPTURE_TIMEOUT_S:.0f} s",
+                        "code", "TimeoutError", f"code and environment capture did not finish within {wait_s:.0f} s"
                     )
                 ]
         if self._scheme == "git" and self._code.git is None and self._requested is None:
