@@ -20,6 +20,12 @@ Files that change while they are hashed
     write that stalls across the whole read, or stores through a shared ``mmap``, stamps nothing more and cannot
     be seen by any stat-based check (git and DVC have the same limit).
 
+How a directory is read
+    Big files (over :data:`_READ_BUFFER_BYTES`) go first, :data:`_BIG_FILE_STREAMS` at a time, each streamed
+    through one buffer that blake3 hashes over every core; small files go in batches to the other threads, each
+    in one ``read`` on a bare descriptor (:func:`_hash_small`, the same checks as above; a file that fails one is
+    read again by the full rule). The threads are few (:data:`_HASH_THREADS`): small files are GIL-bound.
+
 Unchanged local files are not read again (:mod:`modelver.store.statcache`)
     A file whose ``(device, inode, size, mtime_ns, ctime_ns)`` match the cache gets its cached digest; a directory
     whose walk finds exactly the names and keys of its last snapshot gets its cached fingerprint whole.
@@ -35,6 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -71,6 +78,15 @@ _SETTLE_LIMIT_NS = 50_000_000
 _SETTLE_STEP_NS = 1_000_000
 # After reading files changed within the racy window, wait this long (s) and stat them again: 2.5 Linux ticks at 250 Hz.
 _RESTAT_AFTER_S = 0.01
+# Threads hashing a directory: small files are GIL-bound Python around short reads, so threads beyond the cores (and
+# beyond about 4 anywhere) only contend for the GIL; each big file is hashed by blake3 over every core already. On
+# the shared 2-CPU machine of docs/performance.md, 2 and 3 threads were within the noise of each other.
+_HASH_THREADS = max(2, min(os.cpu_count() or 1, 4))
+# Big files are hashed this many at a time (one per thread, one after another in each): enough to overlap a read
+# with hashing, few enough that their buffers do not thrash the CPU caches.
+_BIG_FILE_STREAMS = 2
+# Small files are opened as bare descriptors (no file object); O_CLOEXEC: not inherited by a concurrent subprocess.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 @attrs.frozen
@@ -156,20 +172,30 @@ def _fingerprint_directory(root: str, shown: str, options: Options) -> Fingerpri
     with progress_bar(options.progress, sum(keys[i][2] for i in unique), shown) as advance:
 
         def digest(batch: list[int]) -> list[tuple[str, int, FileKey]]:
-            results = [_hash_file(walk.path(i), shown, algorithm) for i in batch]
-            advance(sum(size for _, size, _ in results))
+            results, small_bytes = [], 0
+            for i in batch:
+                if keys[i][2] <= _READ_BUFFER_BYTES:
+                    results.append(_hash_small(walk.path(i), shown, algorithm))
+                    small_bytes += results[-1][1]
+                else:  # a big file moves the bar on its own
+                    results.append(_hash_file(walk.path(i), shown, algorithm))
+                    advance(results[-1][1])
+            advance(small_bytes)
             return results
 
-        # Small files go to the threads in batches: one task per file costs more than hashing a few KiB.
+        # Small files go to the threads in batches: one task per file costs more than hashing a few KiB. Big ones
+        # go to _BIG_FILE_STREAMS threads, one file at a time each (blake3 spreads each buffer over every core).
         batches = _batches(unique, [keys[i][2] for i in unique])
-        results = [result for batch in parallel(digest, batches) for result in batch]
-        results = _restat_recent(lambda j: walk.path(unique[j]), results, shown, algorithm)
-        hashed = dict(zip(unique, results, strict=True))
+        order = [i for batch in batches for i in batch]  # big files first: not the order of ``unique``
+        results = [result for batch in parallel(digest, batches, _HASH_THREADS) for result in batch]
+        results = _restat_recent(lambda j: walk.path(order[j]), results, shown, algorithm)
+        hashed = dict(zip(order, results, strict=True))
     for i in missing:
         digest_, size, key = hashed[first_of[keys[i][0], keys[i][1]]]
         known[i] = (digest_, size)
         keys[i] = key  # the key the bytes were read under, not the walk's
-    entries = dict(sorted((walk.names[i], known[i]) for i in range(count)))
+    names = walk.names
+    entries = {names[i]: known[i] for i in sorted(range(count), key=names.__getitem__)}
     result = tree_fingerprint(entries, walk.skipped, root, algorithm)
     if cache is not None:
         fresh = [(walk.path(i), keys[i], known[i][0]) for i in missing if keys[i][0] in trusted_devices]
@@ -191,11 +217,18 @@ def _trusted_devices(walk: Walk) -> set[int]:
 
 
 def _batches(items: list[int], sizes: list[int], target_bytes: int = 8 << 20, max_files: int = 256) -> list[list[int]]:
-    """Group items, in order, into batches of about ``target_bytes`` or ``max_files``."""
-    batches: list[list[int]] = []
+    """Group items into batches for the hashing threads; every item is in exactly one batch.
+
+    First the big files (over :data:`_READ_BUFFER_BYTES`), dealt round-robin into at most :data:`_BIG_FILE_STREAMS`
+    batches; then the others, in order, in batches of about ``target_bytes`` or ``max_files``.
+    """
+    big = [item for item, size in zip(items, sizes, strict=True) if size > _READ_BUFFER_BYTES]
+    batches: list[list[int]] = [big[start::_BIG_FILE_STREAMS] for start in range(min(len(big), _BIG_FILE_STREAMS))]
     current: list[int] = []
     current_bytes = 0
     for item, size in zip(items, sizes, strict=True):
+        if size > _READ_BUFFER_BYTES:
+            continue
         current.append(item)
         current_bytes += size
         if current_bytes >= target_bytes or len(current) >= max_files:
@@ -264,6 +297,45 @@ def _hash_file(path: str, shown: str, algorithm: str) -> tuple[str, int, FileKey
     )
 
 
+def _hash_small(path: str, shown: str, algorithm: str) -> tuple[str, int, FileKey]:
+    """:func:`_hash_file` for a file the walk found small, in one ``read`` on a bare descriptor when nothing moves.
+
+    The same checks as :func:`_hash_file` (settled times, the same key and the whole size before and after the
+    read), on ``os.open``/``os.read`` instead of a file object: a tree of small files spends more time on
+    per-file Python than on hashing. A file that fails any check, or cannot be opened, goes to :func:`_hash_file`,
+    which reads it again from the start with the full retry and confirmation rules (and names the error).
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return _hash_file(path, shown, algorithm)
+    try:
+        start_ns = _stamp_clock_ns()  # before the fstat, as in _settled_stat
+        before = os.fstat(fd)
+        key = file_key(before)
+        expected = before.st_size
+        # Times not yet older than the clock (written this tick), or a file that grew past the walk's size:
+        # _hash_file waits for the tick, or streams it.
+        if _unsettled_ns(key, start_ns) >= 0 or expected > _READ_BUFFER_BYTES:
+            return _hash_file(path, shown, algorithm)
+        data = _read_fd(fd, expected + 1)  # +1 sees a file that grew since the fstat
+        after = os.fstat(fd)
+    except OSError:
+        return _hash_file(path, shown, algorithm)
+    finally:
+        os.close(fd)
+    if len(data) != expected or key != file_key(after):
+        return _hash_file(path, shown, algorithm)
+    hasher = new_hasher(algorithm)
+    hasher.update(data)
+    return f"{algorithm}:{hasher.hexdigest()}", expected, key
+
+
+def _read_fd(fd: int, count: int) -> bytes:
+    """Read up to ``count`` bytes from a descriptor (one ``read``; a short one is retried by :func:`_hash_file`)."""
+    return os.read(fd, count)
+
+
 def _restat_recent(
     path_of: Callable[[int], str], results: list[tuple[str, int, FileKey]], shown: str, algorithm: str
 ) -> list[tuple[str, int, FileKey]]:
@@ -290,7 +362,10 @@ def _restat_recent(
     results = list(results)
     # is_racy() inlined: one comparison per file instead of a call (a tree of small files has tens of thousands).
     cutoff_ns = time.time_ns() - int(statcache.RACY_WINDOW_S * 1e9)
-    suspects = [i for i, (_, _, key) in enumerate(results) if key[3] >= cutoff_ns or key[4] >= cutoff_ns]
+    keys = list(map(itemgetter(2), results))
+    # The usual case, nothing recent, is answered by two C-level maxima before any per-file Python runs.
+    recent = bool(keys) and max(max(map(itemgetter(3), keys)), max(map(itemgetter(4), keys))) >= cutoff_ns
+    suspects = [i for i, key in enumerate(keys) if key[3] >= cutoff_ns or key[4] >= cutoff_ns] if recent else []
     for _ in range(_HASH_ATTEMPTS):
         if not suspects:
             return results
@@ -377,11 +452,14 @@ def hash_handle(handle: Any, expected: int, hasher: Hasher) -> int:
     return size
 
 
-def parallel(function: Callable[[Any], _T], items: list[Any]) -> list[_T]:
-    """Map ``function`` over ``items`` in threads, in order; the first error cancels what has not started."""
+def parallel(function: Callable[[Any], _T], items: list[Any], max_workers: int | None = None) -> list[_T]:
+    """Map ``function`` over ``items`` in threads, in order; the first error cancels what has not started.
+
+    ``max_workers``: how many threads (``None``: the :class:`~concurrent.futures.ThreadPoolExecutor` default).
+    """
     if len(items) <= 1:
         return [function(item) for item in items]
-    executor = ThreadPoolExecutor(thread_name_prefix="modelver-hash")
+    executor = ThreadPoolExecutor(max_workers, thread_name_prefix="modelver-hash")
     try:
         return list(executor.map(function, items))
     finally:
