@@ -17,7 +17,8 @@
 
 [1] the module's class is imported only when the caller already imported its module or lists it in ``trusted``.
 
-Each format is a :class:`Format` in a small module of this package, importing its library only when used; users
+Each format is a :class:`Format` in a small module of this package, importing its library only when used, and the
+module itself is imported only when one of its formats is first asked for (``core.BUILTIN_FORMATS``); users
 register more with :func:`register_format` or the ``modelver.formats`` entry-point group. docs/formats.md has the
 details.
 """
@@ -27,24 +28,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from modelver.errors import FormatError, ModelverError
-from modelver.formats import (  # noqa: F401 - register
-    directory,
-    keras,
-    lightgbm,
-    numpy,
-    onnx,
-    parquet,
-    pickle,
-    prompt,
-    sklearn,
-    text,
-    torch,
-    xgboost,
-)
 from modelver.formats.core import (
     ENTRY_POINT_GROUP,
     Format,
@@ -58,7 +46,9 @@ from modelver.formats.core import (
     resolve_format,
     trusted_names,
 )
-from modelver.formats.prompt import Prompt, make_prompt
+
+if TYPE_CHECKING:
+    from modelver.formats.prompt import Prompt, make_prompt
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -81,6 +71,17 @@ __all__ = [
 
 #: The built-in format names (entry points are loaded on first use, not at import: a plugin imports modelver).
 FORMATS = registered_names()
+
+
+def __getattr__(name: str) -> Any:
+    """``Prompt`` and ``make_prompt``, from their module on first use (PEP 562): importing this package imports no
+    format module.
+    """
+    if name in ("Prompt", "make_prompt"):
+        from modelver.formats import prompt
+
+        return getattr(prompt, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @attrs.frozen

@@ -117,6 +117,31 @@ class Format:
 F = TypeVar("F", bound="type[Format] | Format")
 
 _FORMATS: dict[str, Format] = {}
+
+#: The built-in formats, in detection order (ties of priority go to the earlier one): name -> (module of this
+#: package that defines it, file suffixes it claims). A module is imported the first time one of its formats is
+#: asked for, so loading a skops model imports neither torch's nor onnx's format module (issue 20).
+#: ``tests/test_formats_lazy.py`` checks this table against what the modules register.
+BUILTIN_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "directory": ("directory", ()),
+    "keras": ("keras", (".keras",)),
+    "lightgbm": ("lightgbm", ()),
+    "npy": ("numpy", (".npy",)),
+    "onnx": ("onnx", (".onnx",)),
+    "parquet": ("parquet", (".parquet",)),
+    "pickle": ("pickle", (".pkl", ".pickle")),
+    "joblib": ("pickle", (".joblib",)),
+    "prompt": ("prompt", ()),
+    "skops": ("sklearn", (".skops",)),
+    "json": ("text", (".json",)),
+    "yaml": ("text", (".yaml", ".yml")),
+    "text": ("text", (".txt",)),
+    "torch": ("torch", (".safetensors",)),
+    "torchscript": ("torch", ()),
+    "torch-pickle": ("torch", ()),
+    "xgboost": ("xgboost", ()),
+}
+_PACKAGE = __name__.rpartition(".")[0]
 _entry_points_loaded = False
 _entry_points_loading = False
 _entry_points_lock = threading.RLock()
@@ -148,6 +173,9 @@ def register_format(fmt: F) -> F:
     instance = fmt() if isinstance(fmt, type) else fmt
     if not isinstance(instance, Format) or not instance.name:
         raise FormatError(f"{fmt!r} is not a modelver.Format with a name; subclass Format and set name = '...'")
+    builtin = BUILTIN_FORMATS.get(instance.name)
+    if builtin is not None and type(instance).__module__ != f"{_PACKAGE}.{builtin[0]}":
+        _import_builtin(instance.name)  # a built-in name stays taken, imported yet or not
     existing = _FORMATS.get(instance.name)
     if existing is not None and type(existing) is not type(instance):
         raise FormatError(
@@ -188,23 +216,72 @@ def _register_entry_point(point: metadata.EntryPoint) -> None:
         )
 
 
+def _import_builtin(name: str) -> None:
+    """Import the module of the built-in format ``name`` (it registers its formats), once."""
+    if name not in _FORMATS:
+        importlib.import_module(f"{_PACKAGE}.{BUILTIN_FORMATS[name][0]}")
+
+
+def _in_order(names: Sequence[str]) -> dict[str, Format]:
+    """The registered formats among ``names``: built-ins in table order, then the others as registered."""
+    wanted = set(names)
+    first = [name for name in BUILTIN_FORMATS if name in wanted and name in _FORMATS]
+    rest = [name for name in _FORMATS if name in wanted and name not in BUILTIN_FORMATS]
+    return {name: _FORMATS[name] for name in (*first, *rest)}
+
+
 def formats() -> dict[str, Format]:
-    """Every registered format by name (built-ins, decorated ones, and entry points of ``modelver.formats``)."""
+    """Every registered format by name (built-ins, decorated ones, and entry points of ``modelver.formats``).
+
+    This imports every built-in format module (not their libraries); :func:`get_format` imports only the one asked
+    for.
+
+    Returns:
+        Format name to its registered instance: built-ins in detection order, then the others as registered.
+
+    Example:
+        >>> "skops" in formats()
+        True
+    """
+    for name in BUILTIN_FORMATS:
+        _import_builtin(name)
     _load_entry_points()
-    return dict(_FORMATS)
+    return _in_order(list(_FORMATS))
 
 
 def registered_names() -> tuple[str, ...]:
-    """Names registered so far, without loading entry points (safe to call while modelver is being imported)."""
-    return tuple(_FORMATS)
+    """The built-in format names and those registered so far, without importing a format module or loading entry
+    points (safe to call while modelver is being imported).
+
+    Returns:
+        Names, built-ins first in detection order.
+
+    Example:
+        >>> registered_names()[:2]
+        ('directory', 'keras')
+    """
+    return (*BUILTIN_FORMATS, *(name for name in _FORMATS if name not in BUILTIN_FORMATS))
 
 
 def get_format(name: str) -> Format:
-    """The format registered as ``name``.
+    """The format registered as ``name``; a built-in's module is imported now if it was not yet.
+
+    Args:
+        name: the format name recorded in a manifest (``"skops"``).
+
+    Returns:
+        The registered :class:`Format` instance.
 
     Raises:
         FormatError: no such format (the message lists the known ones).
+
+    Example:
+        >>> get_format("skops").extension
+        '.skops'
     """
+    if name in BUILTIN_FORMATS:
+        _import_builtin(name)
+        return _FORMATS[name]
     known = formats()
     if name not in known:
         raise FormatError(
@@ -283,10 +360,14 @@ def choose_format(obj: object, *, allow_pickle: bool = False) -> Format:
         UnsafeFormatError: only an unsafe format fits and ``allow_pickle`` is false.
         FormatError: ``obj`` is a path to neither a directory nor a file with a known suffix.
     """
-    ranked = sorted(formats().values(), key=lambda f: -f.priority)
     if isinstance(obj, os.PathLike) and not Path(obj).is_dir():
         suffix = Path(obj).suffix.lower()
-        for fmt in ranked:
+        # Only the built-in modules claiming this suffix are imported; every plugin format is considered.
+        for name, (_, suffixes) in BUILTIN_FORMATS.items():
+            if suffix in suffixes:
+                _import_builtin(name)
+        _load_entry_points()
+        for fmt in sorted(_in_order(list(_FORMATS)).values(), key=lambda f: -f.priority):
             if suffix in fmt.suffixes:
                 if not (fmt.safe or allow_pickle):
                     raise UnsafeFormatError(
@@ -299,7 +380,7 @@ def choose_format(obj: object, *, allow_pickle: bool = False) -> Format:
             "file with run.log_artifact(path), or force a format with format=..."
         )
     unsafe_match: Format | None = None
-    for fmt in ranked:
+    for fmt in sorted(formats().values(), key=lambda f: -f.priority):
         if fmt.name == "pickle" or not fmt.matches(obj):
             continue
         if fmt.safe or allow_pickle:

@@ -16,6 +16,9 @@ skops trusts:
    versions, skops' location and the Python version; later imports build ``skops.io._trusted_types`` from it
    instead of running it. An entry that is not a mapping of upper-case names to lists of dotted names is ignored and
    rewritten. Like Python's own ``__pycache__``, the cache directory is trusted as much as the environment itself.
+
+An import from recorded lists also leaves ``sklearn.cluster`` and ``sklearn.tree`` unimported until something really
+uses them (:mod:`modelver.formats.skops_defer`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from types import ModuleType
 from typing import Any
 
 from modelver.formats.core import import_library
+from modelver.formats.skops_defer import deferred_sklearn
 
 __all__ = ["import_skops_io"]
 
@@ -73,7 +77,7 @@ def import_skops_io() -> Any:
         lists = _read_lists(path) if path is not None else None
         if lists is not None:
             try:
-                with _finder(_Recorded(lists)):
+                with _finder(_Recorded(lists)), deferred_sklearn():
                     return import_library("skops.io")
             except ImportError:  # a record that lacks a list skops imports: forget the half import, run skops
                 for name in [name for name in sys.modules if name == "skops.io" or name.startswith("skops.io.")]:

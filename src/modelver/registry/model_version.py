@@ -28,7 +28,6 @@ from modelver.formats.local import local_file, local_tree, read_verified_buffer
 from modelver.manifest import SCHEMA, ArtifactEntry, CreatedBy, Manifest
 from modelver.registry.names import validate_name
 from modelver.registry.resolution import VersionTag, read_tag, resolve, sorted_versions
-from modelver.registry.timeline import resolve_at
 from modelver.serde import from_json_dict, parse_record
 from modelver.store.digest import digest_file
 from modelver.store.location import open_store
@@ -423,7 +422,12 @@ def get(
         '1.3.2'
     """
     opened = open_store(store)
-    tag = resolve(opened, ref) if at is None else resolve_at(opened, ref, at)
+    if at is None:
+        tag = resolve(opened, ref)
+    else:
+        from modelver.registry.timeline import resolve_at  # time travel only: off the plain load path
+
+        tag = resolve_at(opened, ref, at)
     version = ModelVersion(
         name=tag.name,
         version=tag.version,
