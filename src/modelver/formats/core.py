@@ -139,6 +139,7 @@ BUILTIN_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "torch": ("torch", (".safetensors",)),
     "torchscript": ("torch", ()),
     "torch-pickle": ("torch", ()),
+    "torch-state": ("torch_state", ()),
     "xgboost": ("xgboost", ()),
 }
 _PACKAGE = __name__.rpartition(".")[0]
