@@ -217,7 +217,7 @@ def test_without_detect_secrets_files_are_withheld_and_the_run_says_why(
     make_repo: Callable[..., Path], store_dir: Path
 ) -> None:
     """No detector: untracked text files are recorded by name and digest only (not-scanned), a capture error says
-    to install modelver[secrets], and training still publishes."""
+    to install detect-secrets, and training still publishes."""
     repo = make_repo({"train.py": WITHOUT_DETECTOR % OPENAI_KEY})
     (repo / "notes.md").write_text("nothing secret\n")
     run_python(repo / "train.py", cwd=repo)
@@ -227,7 +227,7 @@ def test_without_detect_secrets_files_are_withheld_and_the_run_says_why(
     assert {"notes.md": None} == git.untracked
     assert {"notes.md": ("not-scanned",)} == {rel: entry.detectors for rel, entry in git.redacted.items()}
     messages = [e.message for e in version.manifest.capture_errors]
-    assert 2 == sum("modelver[secrets]" in message for message in messages), messages
+    assert 2 == sum("pip install detect-secrets" in message for message in messages), messages
     assert OPENAI_KEY == version.manifest.config["openai"]  # not scanned, and the capture error says so
 
 

@@ -11,7 +11,7 @@ as its own ``RegexBasedDetector`` plugins: Hugging Face tokens (``hf_`` and 34 l
 Users add their own regular expressions and allow-list paths under ``[tool.modelver]``
 (:func:`modelver.settings.secret_rules`).
 detect-secrets is imported lazily, on the first text to scan (it takes 0.1 to 0.3 s to import): a config of numbers
-and a clean tree never load it. It comes with ``pip install 'modelver[secrets]'``; without it nothing is
+and a clean tree never load it. It is a dependency of modelver; where it is missing (``--no-deps``) nothing is
 content-scanned, so untracked file contents are not stored and a capture error says how to fix it
 (docs/security.md).
 """
@@ -122,7 +122,7 @@ def _detectors() -> _Detectors:
         except ImportError as exc:
             raise MissingDependencyError(
                 "scanning untracked files and config values for secrets needs detect-secrets: "
-                "pip install 'modelver[secrets]'"
+                "pip install detect-secrets"
             ) from exc
         finally:
             if warnings.showwarning is not showwarning:
@@ -175,7 +175,7 @@ def find_secrets(text: str, *, filename: str = "", rules: SecretRules | None = N
         empty when nothing was found.
 
     Raises:
-        MissingDependencyError: detect-secrets is not installed (``pip install 'modelver[secrets]'``).
+        MissingDependencyError: detect-secrets is not installed (``pip install detect-secrets``).
 
     Example:
         >>> find_secrets("aws_region: eu-west-1")
