@@ -148,3 +148,45 @@ def test_sigterm_during_a_slow_capture_records_within_the_grace(tmp_path: Path, 
     assert "interrupted" == record["status"]
     errors = record["manifest"]["capture_errors"]  # type: ignore[index]
     assert ["code and environment capture did not finish within 5 s"] == [e["message"] for e in errors]
+
+
+IGNORED = """
+import os, signal
+import modelver
+
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup, or a job started with `&` by a shell
+with modelver.track("ignores-sigint") as run:
+    os.kill(os.getpid(), signal.SIGINT)
+    run.log_metrics({"loss": 0.1}, step=1)
+    run.save_model({"w": 1})
+"""
+
+
+def test_an_ignored_signal_changes_nothing(tmp_path: Path, store_dir: Path) -> None:
+    """SIGINT ignored before track(): it is still ignored inside the block, the run goes on and publishes, and no
+    interrupted record is written."""
+    script = tmp_path / "ignored.py"
+    script.write_text(textwrap.dedent(IGNORED))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert (0, "") == (done.returncode, done.stderr)
+    assert ["0.1.0"] == [str(v) for v in Store(store_dir).list_versions("ignores-sigint")]
+    assert [] == records(store_dir)
+
+
+def test_background_threads_leave_the_signals_to_the_main_thread() -> None:
+    """modelver's threads block SIGTERM and SIGINT, so the kernel delivers them to the main thread, where Python
+    runs the handler at once (a thread that took the signal would leave it pending while the main thread sleeps)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modelver.threads import leave_signals_to_main, quiet_thread
+
+    masks: list[set[int]] = []
+    thread = quiet_thread(lambda: masks.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, []))), "probe")
+    thread.start()
+    thread.join()
+    with ThreadPoolExecutor(1, "probe", leave_signals_to_main) as pool:
+        masks.append(pool.submit(lambda: set(signal.pthread_sigmask(signal.SIG_BLOCK, []))).result())
+    leave_signals_to_main()  # in the main thread: nothing blocked
+    main = set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    assert [True, True] == [{signal.SIGTERM, signal.SIGINT} <= mask for mask in masks]
+    assert set() == main & {signal.SIGTERM, signal.SIGINT}

@@ -55,6 +55,7 @@ import attrs
 import psutil  # type: ignore[import-untyped]  # types-psutil is not a dev dependency
 
 from modelver.manifest import CaptureErrorRecord, ResourcesFacet
+from modelver.threads import quiet_thread
 
 __all__ = ["ResourceMonitor"]
 
@@ -166,7 +167,7 @@ class ResourceMonitor:
         self._start_times = os.times()
         self._start_rusage = _rusage_peaks()
         # daemon: a run that never calls stop() (a crash, os._exit) must not be kept alive by its sampler.
-        self._thread = threading.Thread(target=self._run, name="modelver-resources", daemon=True)
+        self._thread = quiet_thread(self._run, "modelver-resources")
         self._thread.start()
 
     def stop(self) -> tuple[ResourcesFacet, list[CaptureErrorRecord]]:

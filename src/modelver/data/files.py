@@ -52,6 +52,7 @@ from modelver.errors import CaptureError
 from modelver.store import statcache
 from modelver.store.digest import new_hasher
 from modelver.store.statcache import RACY_KEY, FileKey, StatCache, TreeSnapshot, file_key, is_racy, pack_keys, trusted
+from modelver.threads import leave_signals_to_main
 
 if TYPE_CHECKING:
     from modelver.store.digest import Hasher
@@ -459,7 +460,7 @@ def parallel(function: Callable[[Any], _T], items: list[Any], max_workers: int |
     """
     if len(items) <= 1:
         return [function(item) for item in items]
-    executor = ThreadPoolExecutor(max_workers, thread_name_prefix="modelver-hash")
+    executor = ThreadPoolExecutor(max_workers, "modelver-hash", leave_signals_to_main)
     try:
         return list(executor.map(function, items))
     finally:

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import attrs
 
 from modelver.errors import CaptureError
+from modelver.threads import leave_signals_to_main
 
 __all__ = ["Walk", "checked", "scan", "walk_tree"]
 
@@ -75,7 +76,7 @@ def scan(root: str, shown: str) -> Walk:
     real_root = os.path.realpath(root)
     listed: list[_Listing] = []
     level = [(root, "")]
-    with ThreadPoolExecutor(max_workers=_SCAN_THREADS, thread_name_prefix="modelver-scan") as executor:
+    with ThreadPoolExecutor(_SCAN_THREADS, "modelver-scan", leave_signals_to_main) as executor:
         while level:
             found = (
                 list(executor.map(lambda item: _list_directory(item[0], item[1], real_root, shown), level))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from modelver.store.multipart import MULTIPART_MIN_BYTES
+from modelver.threads import leave_signals_to_main
 
 __all__ = ["BUDGET_BYTES", "FILE_WORKERS", "put_many"]
 
@@ -22,7 +23,7 @@ __all__ = ["BUDGET_BYTES", "FILE_WORKERS", "put_many"]
 FILE_WORKERS = 4
 
 #: Bytes of small files read but not yet sent, at most (a file larger than this waits until it is alone).
-BUDGET_BYTES = 64 << 20
+BUDGET_BYTES = 32 << 20
 
 
 class _Budget:
@@ -79,7 +80,7 @@ def put_many(
             finally:
                 budget.give(held)
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelver-file") as pool:
+        with ThreadPoolExecutor(workers, "modelver-file", leave_signals_to_main) as pool:
             futures: list[tuple[int, Future[tuple[str, int] | None]]] = [(i, pool.submit(one, i)) for i in small]
         for index, future in futures:
             results[index] = future.result()

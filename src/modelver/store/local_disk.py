@@ -18,6 +18,7 @@ from typing import Any
 
 from modelver.errors import IntegrityError
 from modelver.store.digest import format_digest, new_hasher, split_digest
+from modelver.threads import leave_signals_to_main
 
 #: Buffer of a local copy (bytes): large enough for blake3's threads to pay off, small enough to stream.
 _COPY_CHUNK_BYTES = 8 << 20
@@ -120,7 +121,7 @@ def copy_hashing(source: str, target: str, algorithm: str) -> tuple[str, int]:
     with (
         open(source, "rb", buffering=0) as src,
         open(target, "x+b", buffering=0) as dst,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelver-hash") as hashing,
+        ThreadPoolExecutor(1, "modelver-hash", leave_signals_to_main) as hashing,
     ):
         copy = _Copier(src.fileno(), dst.fileno())
         pending: Future[None] | None = None

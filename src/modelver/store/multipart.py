@@ -28,6 +28,7 @@ from typing import Any
 from modelver.errors import StoreError
 from modelver.store.backend import conditional_put
 from modelver.store.digest import digest_bytes, digest_file, new_hasher
+from modelver.threads import leave_signals_to_main
 
 __all__ = [
     "MULTIPART_MIN_BYTES",
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 #: Files at least this large go up as a multipart upload (S3's minimum part size is 5 MiB).
-MULTIPART_MIN_BYTES = 64 << 20
+MULTIPART_MIN_BYTES = 16 << 20
 
 #: The size of one part in bytes (S3 allows at most 10,000 parts: 16 MiB parts reach 156 GiB; larger files get
 #: larger parts).
@@ -137,7 +138,7 @@ def put_file_multipart(
 
     try:
         futures: list[Future[dict[str, Any]]] = []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelver-part") as pool:
+        with ThreadPoolExecutor(workers, "modelver-part", leave_signals_to_main) as pool:
             with open(source, "rb") as handle:
                 number = 0
                 while True:

@@ -275,7 +275,7 @@ class Store:
         """Store several local files as blobs, as :meth:`put_file` each; return their ``(digest, size in bytes)``
         in the order given.
 
-        On a remote store small files are sent several at once (at most 64 MiB of them in memory) and large ones
+        On a remote store small files are sent several at once (at most 32 MiB of them in memory) and large ones
         in turn (:mod:`modelver.store.batch`); on local disk they are stored in turn.
 
         Raises:

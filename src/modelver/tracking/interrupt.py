@@ -53,7 +53,12 @@ class SignalGuard:
             return
         for sig in SIGNALS:
             try:
-                self._previous[sig] = signal.getsignal(sig)
+                previous = signal.getsignal(sig)
+                if previous == signal.SIG_IGN:
+                    # An ignored signal (SIGINT under nohup or `cmd &`) changes nothing: the run goes on, so it
+                    # is neither recorded as interrupted nor closed to logging.
+                    continue
+                self._previous[sig] = previous
                 signal.signal(sig, self._handle)
             except (ValueError, OSError):  # not allowed here (an embedded interpreter)
                 self._previous.pop(sig, None)
@@ -82,7 +87,6 @@ class SignalGuard:
         elif previous in (signal.SIG_DFL, None):
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
-        # SIG_IGN: ignored, as it would have been
 
 
 def signal_name(signum: int) -> str:

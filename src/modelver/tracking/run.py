@@ -13,7 +13,6 @@ import contextvars
 import math
 import os
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -37,6 +36,7 @@ from modelver.store.backend import is_unreachable
 from modelver.store.digest import DEFAULT_ALGORITHM
 from modelver.store.objects import Store
 from modelver.store.statcache import cache_dir
+from modelver.threads import quiet_thread
 from modelver.tracking.failed_run import write_failed_run
 from modelver.tracking.interrupt import SIGNAL_CAPTURE_WAIT_S, SignalGuard, signal_name, write_interrupted_run
 from modelver.tracking.job import DEFAULT_REPORT_TIMEOUT_S, JobPart, finish_part
@@ -119,7 +119,7 @@ class Run(CheckpointSaving):
         self._signals = SignalGuard(self._interrupted)
         self._signals.install()
         self._monitor.start()
-        self._static_thread = threading.Thread(target=self._capture_static, name="modelver-capture", daemon=True)
+        self._static_thread = quiet_thread(self._capture_static, "modelver-capture")
         self._static_thread.start()
         self._inputs_token = loaded_inputs.set(self._inputs)
         self._run_token = current_run.set(self)
