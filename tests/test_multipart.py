@@ -111,7 +111,6 @@ def test_put_files_sends_many_files_at_once_and_answers_in_order(
     given, and each names its file's bytes."""
     monkeypatch.setattr(multipart, "MULTIPART_MIN_BYTES", 6 << 20)
     monkeypatch.setattr("modelver.store.publish.MULTIPART_MIN_BYTES", 6 << 20)
-    monkeypatch.setattr("modelver.store.batch.MULTIPART_MIN_BYTES", 6 << 20)
     sources = []
     for index in range(12):
         path = tmp_path / f"shard-{index:02d}.bin"

@@ -1,10 +1,11 @@
-"""Several local files to one store at once: small files in parallel under a memory budget, large ones in turn.
+"""Several local files to one store at once, within a memory budget.
 
-Why: a directory artifact (a sharded checkpoint, a tokenizer folder) is many files, and each small upload to an
-object store is mostly waiting (an existence check, then a PUT). Sending several at once hides that wait, as a
-multipart upload hides it inside one large file. Large files are sent one after the other because each is already
-parallel inside (:mod:`modelver.store.multipart`), and small files are read whole into memory before they are sent,
-so the files in flight hold at most :data:`BUDGET_BYTES` between them.
+Why: a directory artifact (a sharded checkpoint, a tokenizer folder) is many files, and each upload to an object
+store is mostly waiting (an existence check, a PUT, or the create and complete calls of a multipart upload).
+Sending several at once hides that wait. Each file in flight holds memory (a small file is read whole before it is
+sent; a large one keeps a few parts in flight, :mod:`modelver.store.multipart`), so each reserves its size, at most
+the whole of :data:`BUDGET_BYTES`, before it starts: many small files go together, a few mid-sized shards go
+together, and a file as large as the budget goes alone.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from modelver.store.multipart import MULTIPART_MIN_BYTES
 from modelver.threads import leave_signals_to_main
 
 __all__ = ["BUDGET_BYTES", "FILE_WORKERS", "put_many"]
 
-#: Small files uploaded at once.
+#: Files uploaded at once, at most.
 FILE_WORKERS = 4
 
-#: Bytes of small files read but not yet sent, at most (a file larger than this waits until it is alone).
-BUDGET_BYTES = 32 << 20
+#: Bytes the files in flight may reserve between them (a file reserves its size, at most the whole budget).
+BUDGET_BYTES = 64 << 20
 
 
 class _Budget:
@@ -54,17 +54,20 @@ def put_many(
 ) -> list[tuple[str, int]]:
     """Run ``put`` on every path of ``sources``; return their ``(digest, size in bytes)`` in the same order.
 
-    Files of at least :data:`~modelver.store.multipart.MULTIPART_MIN_BYTES` go one at a time, smaller ones on
-    ``workers`` threads within :data:`BUDGET_BYTES`. With ``workers`` 1 every file is sent in turn, in order.
+    Up to ``workers`` files at once, each reserving its size (at most :data:`BUDGET_BYTES`) until it is stored.
+    With ``workers`` 1 every file is sent in turn, in order.
 
     Raises:
         Exception: the first error ``put`` raised (files not yet started are not sent; the ones already stored stay,
             as orphans for ``gc`` until a version references them).
+
+    Example:
+        >>> put_many(store.put_file, ["shard-0.bin", "shard-1.bin"])  # doctest: +SKIP
+        [('blake3:...', 33554432), ('blake3:...', 33554432)]
     """
     sizes = [_size(path) for path in sources]
     results: list[tuple[str, int] | None] = [None] * len(sources)
-    small = [i for i, size in enumerate(sizes) if size < MULTIPART_MIN_BYTES]
-    if workers > 1 and len(small) > 1:
+    if workers > 1 and len(sources) > 1:
         budget = _Budget(BUDGET_BYTES)
         failed = threading.Event()
 
@@ -81,7 +84,9 @@ def put_many(
                 budget.give(held)
 
         with ThreadPoolExecutor(workers, "modelver-file", leave_signals_to_main) as pool:
-            futures: list[tuple[int, Future[tuple[str, int] | None]]] = [(i, pool.submit(one, i)) for i in small]
+            futures: list[tuple[int, Future[tuple[str, int] | None]]] = [
+                (i, pool.submit(one, i)) for i in range(len(sources))
+            ]
         for index, future in futures:
             results[index] = future.result()
     for index, path in enumerate(sources):

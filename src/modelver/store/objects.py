@@ -275,8 +275,8 @@ class Store:
         """Store several local files as blobs, as :meth:`put_file` each; return their ``(digest, size in bytes)``
         in the order given.
 
-        On a remote store small files are sent several at once (at most 32 MiB of them in memory) and large ones
-        in turn (:mod:`modelver.store.batch`); on local disk they are stored in turn.
+        On a remote store up to 4 files are sent at once, each reserving its size (at most 64 MiB) of a 64 MiB
+        memory budget (:mod:`modelver.store.batch`); on local disk they are stored in turn.
 
         Raises:
             StoreError: a file cannot be read, or an upload fails (blobs already stored stay, for ``gc``).

@@ -85,11 +85,13 @@ def put_file_remote(
     hashed again as sent (:mod:`modelver.store.multipart`). Elsewhere a new blob is uploaded to a key under
     ``staging_dir`` while being hashed, then moved to ``blob_path`` of the digest of the bytes actually sent.
     """
-    if supports_multipart(fs) and os.stat(source).st_size < MULTIPART_MIN_BYTES:
+    expected = os.stat(source).st_size
+    if supports_multipart(fs) and expected < MULTIPART_MIN_BYTES:
         # Small files on S3: read once, hashed once, and that very buffer is what is sent (so it is what is named).
+        # read(n) allocates n bytes up front: ask for the size seen plus one (a file that grew goes multipart).
         with open(source, "rb") as handle:
-            data = handle.read(MULTIPART_MIN_BYTES + 1)  # bounded: a file that grew meanwhile goes multipart
-        if len(data) <= MULTIPART_MIN_BYTES:
+            data = handle.read(expected + 1)
+        if len(data) <= expected:
             digest = digest_bytes(data, algorithm)
             if not freshen(fs, blob_path(digest), is_local=False):
                 put_data_direct(fs, data, blob_path(digest))
