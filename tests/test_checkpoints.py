@@ -84,6 +84,9 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path, store_d
     assert (record["run_id"], "SIGTERM", 4) == (segment.run_id, segment.signal, segment.checkpoint_step)
     assert manifest.resources.wall_time_s > segment.resources.wall_time_s > 0
     assert () == modelver.get("uninterrupted").manifest.segments
+    # The whole curve: steps 1-4 from the interrupted segment (up to its checkpoint), 5-6 from the resumed one.
+    curve = [(e["step"], e["metrics"]["w0"]) for e in modelver.get("resumable").metrics_history()]
+    assert [(e["step"], e["metrics"]["w0"]) for e in modelver.get("uninterrupted").metrics_history()] == curve
     # `modelver runs` no longer lists the interrupted run as one that published nothing: it says where it went.
     [listed] = [r for r in read_runs(store_dir) if r["run_id"] == record["run_id"]]
     assert ("resumed", "resumed into resumable@0.1.0") == (listed["status"], listed["reason"])

@@ -129,6 +129,23 @@ class CheckpointSaving(ArtifactSaving):
             resources=from_json_dict(manifest.get("resources", {}), ResourcesFacet),
         )
         self._segments = [*earlier, this]
+        self._history[:0] = self._earlier_history(manifest.get("metrics_history"), this.checkpoint_step)
+
+    def _earlier_history(self, digest: object, checkpoint_step: int | None) -> list[dict[str, Any]]:
+        """The metrics the interrupted segments logged up to their last checkpoint (later steps are logged again by
+        this run), so the version's history is the whole curve; unreadable history is a capture error."""
+        if not isinstance(digest, str) or checkpoint_step is None:
+            return []
+        try:
+            entries = [json.loads(line) for line in self.store.read_blob(digest).decode().splitlines() if line]
+        except Exception as exc:
+            self._capture_failed("metrics", f"the interrupted run's metrics history was not carried over: {exc}")
+            return []
+        return [
+            e
+            for e in entries
+            if isinstance(e, dict) and isinstance(e.get("step"), int) and e["step"] <= checkpoint_step
+        ]
 
     def _resume_record(self, signum: int) -> dict[str, object]:
         """What an interrupted job's record adds: its series and segments, the signal and the last checkpoint."""

@@ -162,6 +162,8 @@ class Run(CheckpointSaving):
             self._signals.restore()
         if self.status == "interrupted":  # recorded when the signal arrived (KeyboardInterrupt ends up here)
             return False
+        if exc_type is SystemExit and getattr(exc, "code", 1) in (None, 0):  # sys.exit(0) ends a script successfully
+            exc_type, exc, tb = None, None, None
         self._spooled_for: Store | None = None
         if exc_type is None and self.store.is_remote:
             try:
