@@ -722,3 +722,13 @@ def test_the_ui_command_without_its_extra_says_what_to_install(tmp_path: Path) -
     )
     assert (1, True) == (result.returncode, "pip install 'modelver[ui]'" in result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def test_a_yank_without_a_reason_names_the_missing_field(writable_ui: Served, store_copy: Path) -> None:
+    """POST /api/yank without "reason" is a 400 MissingFieldError naming the JSON field, not a bad reference; the
+    version stays unyanked."""
+    before = modelver.history("churn", store=store_copy)
+    status, body = writable_ui.post_json("/api/yank", {"ref": "churn@0.1.2", "by": "erin"})
+    assert (400, "MissingFieldError", "Missing field") == (status, body["error"], body["title"])
+    assert ('"reason"' in body["message"], "--reason" in body["message"]) == (True, False)
+    assert before == modelver.history("churn", store=store_copy)

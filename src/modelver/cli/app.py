@@ -29,7 +29,7 @@ from modelver.cli import search as search_commands
 from modelver.cli import steps as steps_commands
 from modelver.cli import store as store_commands
 from modelver.cli import ui as ui_commands
-from modelver.cli.common import config_lines, console, print_json
+from modelver.cli.common import add_plain_row, config_lines, console, esc, print_json, styled
 from modelver.cli.location import check_store_location, store_display
 from modelver.errors import ModelverError
 from modelver.registry.approvals import approvals
@@ -81,9 +81,9 @@ def info(store: str | None) -> None:
     choice = choose_store(store)
     opened = open_store(choice.url)
     console.print(f"store:     {store_display(choice.url)}", markup=False)
-    console.print(f"chosen by: {'the --store option' if store is not None else choice.source}")
+    console.print(f"chosen by: {'the --store option' if store is not None else choice.source}", markup=False)
     if opened.exists():
-        console.print(f"digest:    {opened.algorithm}")
+        console.print(f"digest:    {opened.algorithm}", markup=False)
         console.print(f"names:     {len(opened.list_names())}")
     else:
         console.print("state:     empty (created on the first publish)")
@@ -113,8 +113,10 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool, requiremen
         diff = version.code_diff()
         click.echo(diff.decode(errors="replace") if diff else f"{version.ref}: no uncommitted changes were recorded")
         return
-    console.print(f"[bold]{version.ref}[/bold]  {version.digest}")
-    console.print(f"published {version.published_at} by {version.published_by.user}@{version.published_by.host}")
+    console.print(f"[bold]{esc(version.ref)}[/bold]  {esc(version.digest)}")
+    console.print(
+        f"published {version.published_at} by {version.published_by.user}@{version.published_by.host}", markup=False
+    )
     if description:
         console.print(f"about      {description}", markup=False)
     for label_key, label_value in labels.items():
@@ -123,13 +125,17 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool, requiremen
     git = m.code.git
     if git is not None:
         state = "dirty" if git.dirty else "clean"
-        console.print(f"code       {git.commit[:12]} on {git.branch or '(detached)'} ({state}) {m.code.entrypoint}")
+        console.print(
+            f"code       {git.commit[:12]} on {git.branch or '(detached)'} ({state}) {m.code.entrypoint}", markup=False
+        )
         if git.diff or git.untracked:
             changes = "a diff of tracked files (modelver show --diff)" if git.diff else "no diff"
             console.print(f"           {changes}, {len(git.untracked)} untracked file(s)", markup=False)
     else:
-        console.print(f"code       snapshot of {len(m.code.sources)} file(s), entrypoint {m.code.entrypoint}")
-    console.print(f"python     {m.environment.python} ({len(m.environment.packages)} packages)")
+        console.print(
+            f"code       snapshot of {len(m.code.sources)} file(s), entrypoint {m.code.entrypoint}", markup=False
+        )
+    console.print(f"python     {m.environment.python} ({len(m.environment.packages)} packages)", markup=False)
     for line in config_lines(m.config):
         console.print(line, markup=False)
     r = m.resources
@@ -137,17 +143,20 @@ def show(store: str | None, ref: str, as_json: bool, show_diff: bool, requiremen
         f"resources  wall {r.wall_time_s:.2f} s, cpu {r.cpu_time_s:.2f} s, peak {human_bytes(r.peak_rss_bytes)}"
     )
     for label, d in m.data.items():
-        console.print(f"data       {label}: {d.uri} {d.digest[:19]} ({human_bytes(d.size_bytes)}, {d.files} file(s))")
+        console.print(
+            f"data       {label}: {d.uri} {d.digest[:19]} ({human_bytes(d.size_bytes)}, {d.files} file(s))",
+            markup=False,
+        )
     for key, value in m.metrics.items():
         console.print(f"metric     {key} = {format_metric(value)}", markup=False)
     for path, a in m.artifacts.items():
-        console.print(f"artifact   {path} ({a.format}, {human_bytes(a.size_bytes)})")
+        console.print(f"artifact   {path} ({a.format}, {human_bytes(a.size_bytes)})", markup=False)
     for where, why in redactions(m):
         console.print(f"redacted   {where}: {why}", markup=False)
     if m.capture_errors:
         console.print(f"[yellow]{len(m.capture_errors)} capture error(s)[/yellow]")
         for e in m.capture_errors:
-            console.print(f"  {e.facet}: {e.message}")
+            console.print(f"  {e.facet}: {e.message}", markup=False)
     for ap in approvals(version.ref, store=version.store):
         console.print(f"approval   for {ap.alias} by {ap.by} ({ap.status}) at {ap.at}", markup=False)
     for dep in deployments(version.name, store=version.store):
@@ -174,7 +183,7 @@ def verify_(store: str | None, ref: str | None, every: bool) -> None:
         table.add_column(column)
     for obj in report.objects:
         style = "green" if obj.status == "ok" else "red"
-        table.add_row(obj.role, obj.digest[:19], f"[{style}]{obj.status}[/{style}] {obj.detail}")
+        add_plain_row(table, obj.role, obj.digest[:19], styled(obj.status, style, obj.detail))
     console.print(table)
     if not report.ok:
         bad = sum(o.status != "ok" for o in report.objects)

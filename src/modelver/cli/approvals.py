@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from modelver.cli.common import console, print_json
+from modelver.cli.common import add_plain_row, console, print_json
 from modelver.registry.approvals import approvals, approve, policies, set_policy
 from modelver.serde import to_json_dict
 
@@ -53,7 +53,7 @@ def approvals_command(
     for column in ("time (UTC)", "for", "by", "status", "reason"):
         table.add_column(column)
     for a in found:
-        table.add_row(a.at, a.alias, a.by, a.status, a.event.reason)
+        add_plain_row(table, a.at, a.alias, a.by, a.status, a.event.reason)
     console.print(table)
 
 

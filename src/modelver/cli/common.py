@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from modelver.capture.flatten import flatten_config
 
@@ -17,7 +20,67 @@ from modelver.capture.flatten import flatten_config
 PIPE_WIDTH = 200
 
 #: soft_wrap: a long digest or path stays on one line when stdout is not a terminal.
-console = Console(soft_wrap=True, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH)
+console = Console(
+    soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPE_WIDTH
+)
+
+
+def esc(value: object) -> str:
+    """``value`` as text safe to put inside a rich markup string: user text keeps its square brackets.
+
+    Every user-provided or stored value the CLI prints (names, reasons, ``--by``, labels, error messages) goes through
+    this (or :func:`add_plain_row`), so that ``[bob]`` prints as ``[bob]`` instead of being read as a style tag;
+    modelver's own tags (``[bold]``, ``[red]``) stay outside it.
+
+    Args:
+        value: any value; ``None`` becomes ``""``.
+
+    Returns:
+        ``str(value)`` with rich markup escaped.
+
+    Example:
+        >>> print(esc("[fix] better than [red]old[/red]"))
+        \\[fix] better than \\[red]old\\[/red]
+    """
+    return "" if value is None else escape(str(value))
+
+
+def add_plain_row(table: Table, *cells: str | Text) -> None:
+    """Add a row to ``table`` whose string cells are shown as they are, never read as rich markup.
+
+    Args:
+        table: the rich table.
+        *cells: the cells; a :class:`rich.text.Text` keeps its styling (build styled cells with
+            :func:`styled`), a ``str`` is shown verbatim.
+
+    Example:
+        >>> table = Table("by")
+        >>> add_plain_row(table, "[bob]")
+        >>> table.columns[0]._cells[0].plain
+        '[bob]'
+    """
+    table.add_row(*(cell if isinstance(cell, Text) else Text(str(cell)) for cell in cells))
+
+
+def styled(text: str, style: str, rest: str = "") -> Text:
+    """A table cell: ``text`` in ``style`` (e.g. ``"red"``), then ``rest`` (if any) after a space, both verbatim.
+
+    Args:
+        text: the styled part (a status such as ``ok``).
+        style: a rich style name.
+        rest: plain text after it (a detail), shown verbatim.
+
+    Returns:
+        The cell as a :class:`rich.text.Text`.
+
+    Example:
+        >>> styled("missing", "red", "[x]").plain
+        'missing [x]'
+    """
+    cell = Text(text, style=style)
+    if rest:
+        cell.append(" " + rest)
+    return cell
 
 
 def print_json(value: Any) -> None:

@@ -8,7 +8,7 @@ import sys
 import click
 from rich.table import Table
 
-from modelver.cli.common import console
+from modelver.cli.common import add_plain_row, console, esc, styled
 from modelver.data.sources import fingerprint
 from modelver.registry.data_check import check_data
 from modelver.serde import to_json_dict
@@ -52,13 +52,13 @@ def data_check(store: str | None, ref: str, location: str | None, label: str | N
     if as_json:
         click.echo(json.dumps([to_json_dict(r) for r in results], indent=2, ensure_ascii=False))
     else:
-        table = Table(title=f"data of {ref}")
+        table = Table(title=f"data of {esc(ref)}")
         for column in ("label", "status", "location", "files added / removed / changed"):
             table.add_column(column)
         for r in results:
             style = {"identical": "green", "changed": "red", "missing": "red"}.get(r.status, "yellow")
             files = f"{len(r.added)} / {len(r.removed)} / {len(r.changed)}" if r.status == "changed" else r.detail
-            table.add_row(r.label, f"[{style}]{r.status}[/{style}]", r.location, files)
+            add_plain_row(table, r.label, styled(r.status, style), r.location, files)
         console.print(table)
         for r in results:
             for kind, paths in (("added", r.added), ("removed", r.removed), ("changed", r.changed)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from modelver.cli.common import console, print_json
+from modelver.cli.common import add_plain_row, console, print_json
 from modelver.registry.deployments import deployments, record_deployment, record_undeployment
 from modelver.registry.refs import parse_reference
 from modelver.registry.resolution import resolve
@@ -70,7 +70,8 @@ def deployments_command(store: str | None, name: str | None, target: str | None,
     for column in ("name", "target", "version", "since (UTC)", "by", "via", "host", "last served", "note"):
         table.add_column(column)
     for d in found:
-        table.add_row(
+        add_plain_row(
+            table,
             d.name,
             d.target,
             d.version,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from modelver.cli.common import console, print_json
+from modelver.cli.common import add_plain_row, console, print_json
 from modelver.hooks.config import add_hook, list_hooks, remove_hook
 from modelver.hooks.delivery import deliver, delivery_log
 from modelver.provenance import created_by
@@ -90,7 +90,8 @@ def hooks_log_command(store: str | None, as_json: bool) -> None:
         table.add_column(column)
     for d, attempts in log:
         last = attempts[-1] if attempts else None
-        table.add_row(
+        add_plain_row(
+            table,
             d.id,
             str(d.payload.get("event")),
             d.url,

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from modelver.catalog.api import search_hits
 from modelver.catalog.labels import LABEL_KIND, LabelChange, describe_change, label_event_changes
-from modelver.cli.common import console, print_json
+from modelver.cli.common import add_plain_row, console, esc, print_json
 from modelver.cli.search import explain_query_errors
 from modelver.errors import ModelverError, VersionNotFoundError
 from modelver.manifest import CreatedBy
@@ -25,7 +25,14 @@ from modelver.registry.events import Event, utc_now_micro
 from modelver.registry.lifecycle import aliases, history, promote, protect, release, rollback, unprotect, unyank, yank
 from modelver.registry.model_version import read_manifest
 from modelver.registry.names import validate_name
-from modelver.registry.resolution import VersionTag, read_state, read_tag, sorted_versions, unknown_name
+from modelver.registry.resolution import (
+    VersionTag,
+    missing_store_hint,
+    read_state,
+    read_tag,
+    sorted_versions,
+    unknown_name,
+)
 from modelver.registry.schemes import BUMPS, describe
 from modelver.serde import to_json_dict
 from modelver.store.location import open_store
@@ -149,7 +156,8 @@ def alias_list_command(store: str | None, name: str, as_json: bool) -> None:
         table.add_column(column)
     for alias, state in found.items():
         event = state.event
-        table.add_row(
+        add_plain_row(
+            table,
             alias,
             state.version or "(not set)",
             event.at if event else "",
@@ -198,7 +206,8 @@ def history_command(store: str | None, name: str, alias: str | None, as_json: bo
     for column in ("time (UTC)", "event", "alias", "version", "was", "by", "host", "reason"):
         table.add_column(column)
     for e in events:
-        table.add_row(
+        add_plain_row(
+            table,
             e.at,
             e.kind,
             describe_change(changes[e.key])
@@ -258,8 +267,13 @@ def diff_command(
         for column in ("key", "change", "A", "B", "delta"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(
-                row.key, row.status, _short(row.a), _short(row.b), "" if row.delta is None else f"{row.delta:+.6g}"
+            add_plain_row(
+                table,
+                row.key,
+                row.status,
+                _short(row.a),
+                _short(row.b),
+                "" if row.delta is None else f"{row.delta:+.6g}",
             )
         console.print(table)
     if result.empty:
@@ -272,14 +286,14 @@ def print_table(table: VersionTable, as_json: bool) -> None:
         print_json(to_json_dict(table))
         return
     if not table.rows:
-        console.print(f"no differences between {', '.join(table.refs)}")
+        console.print(f"no differences between {', '.join(table.refs)}", markup=False)
         return
     grid = Table()
     for column in ("facet", "key", *table.refs):
         grid.add_column(column, overflow="fold")
     for row in table.rows:
         cells = [format_metric(v) if row.facet == "metrics" and v is not None else _short(v) for v in row.values]
-        grid.add_row(row.facet, row.key, *cells)
+        add_plain_row(grid, row.facet, row.key, *cells)
     console.print(grid)
 
 
@@ -313,7 +327,7 @@ def list_command(
         if as_json:
             print_json(names)
         elif not names:
-            console.print(f"no versions in {opened.url} yet")
+            console.print(missing_store_hint(opened) or f"no versions in {opened.url} yet", markup=False)
         else:
             click.echo("\n".join(names))
         return
@@ -362,12 +376,13 @@ def list_command(
         )
         return
     shown = list(metrics) or sorted(next((values for _, values, _, _ in reversed(rows) if values), {}))[:3]
-    table = Table(title=f"{name} in {opened.url}")
+    table = Table(title=f"{esc(name)} in {esc(opened.url)}")
     for column in ("version", "aliases", "status", *shown, "published", "by", "digest"):
         table.add_column(column)
     for tag, values, status, names in rows:
         cells = [format_metric(values.get(key)) for key in shown]
-        table.add_row(
+        add_plain_row(
+            table,
             tag.version,
             ", ".join(names),
             status,
@@ -378,7 +393,7 @@ def list_command(
         )
     console.print(table)
     if damaged:
-        console.print(f"{damaged} version(s) unreadable; run `modelver verify {name}` for details")
+        console.print(f"{damaged} version(s) unreadable; run `modelver verify {name}` for details", markup=False)
 
 
 def _placeholder_tag(name: str, version: str) -> VersionTag:

@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from modelver.cli.common import console
+from modelver.cli.common import add_plain_row, console, esc, styled
 from modelver.reproduction.rebuild import reproduce
 from modelver.reproduction.report import ReproduceReport, report_json
 
@@ -75,24 +75,27 @@ def reproduce_cmd(
 
 def _print(report: ReproduceReport) -> None:
     say = console.print
-    say(f"[bold]{report.ref}[/bold]  {report.digest}  →  {report.directory}")
+    say(f"[bold]{esc(report.ref)}[/bold]  {esc(report.digest)}  →  {esc(report.directory)}")
     if report.code == "git":
         verified = {True: "[green]verified[/green]", False: "[red]differ[/red]", None: "not checked"}[
             report.tracked_verified
         ]
         say(f"code       commit {report.commit} from {escape(report.fetched_from or '')}; tracked files {verified}")
     else:
-        say(f"code       {report.code}")
+        say(f"code       {report.code}", markup=False)
     say(f"           {len(report.restored)} file(s) restored from the store and verified", markup=False)
     for missing in report.unrestored:
-        say(f"  [red]not restored[/red] {missing.path}: {missing.reason}")
-    say(f"packages   {len(report.requirements)} pinned in .modelver/requirements.txt (Python {report.python})")
+        say(f"  [red]not restored[/red] {esc(missing.path)}: {esc(missing.reason)}")
+    say(
+        f"packages   {len(report.requirements)} pinned in .modelver/requirements.txt (Python {report.python})",
+        markup=False,
+    )
     for note in report.unpinned:
         say(f"           not pinned (editable): {note}", markup=False)
     if report.venv is not None:
         say(f"venv       {report.venv} (Python {report.python_used})", markup=False)
         for item in report.not_installed:
-            say(f"  [red]not installed[/red] {item.requirement}: {item.reason}", markup=False)
+            say(f"  [red]not installed[/red] {esc(item.requirement)}: {esc(item.reason)}")
     say(f"config     {', '.join(report.config_files)}", markup=False)
     if report.data:
         table = Table(title="data")
@@ -100,13 +103,13 @@ def _print(report: ReproduceReport) -> None:
             table.add_column(column)
         for check in report.data:
             style = {"identical": "green", "changed": "red", "missing": "red"}.get(check.status, "yellow")
-            table.add_row(check.label, f"[{style}]{check.status}[/{style}]", check.location)
+            add_plain_row(table, check.label, styled(check.status, style), check.location)
         console.print(table)
     if report.returncode is not None:
         state = "[green]succeeded[/green]" if report.returncode == 0 else f"[red]exited {report.returncode}[/red]"
         say(f"run        {escape(' '.join(report.command))}: {state}")
     if report.new_version is not None and report.diff is not None:
-        say(f"[bold]{report.ref} → {report.new_version}[/bold]")
+        say(f"[bold]{esc(report.ref)} → {esc(report.new_version)}[/bold]")
         rows = [(facet, change) for facet, changes in report.diff.facets().items() for change in changes]
         rows = [(f, c) for f, c in rows if f in ("code", "environment", "config", "data", "metrics")]
         if not rows:

@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 
 from modelver.catalog.runs import run_summaries
-from modelver.cli.common import config_lines, console, print_json
+from modelver.cli.common import add_plain_row, config_lines, console, print_json
 from modelver.tracking.failed_run import find_run, read_runs
 from modelver.units import human_bytes
 
@@ -39,7 +39,7 @@ def runs_group(ctx: click.Context, as_json: bool) -> None:
         table.add_column(column)
     for record in records:
         row = [str(record.get(key, "?")) for key in ("run_id", "name", "status")]
-        table.add_row(*row, str(record.get("reason", "")))
+        add_plain_row(table, *row, str(record.get("reason", "")))
     console.print(table)
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from modelver.catalog.api import field_values, search_hits
 from modelver.catalog.labels import describe, label, unlabel
-from modelver.cli.common import console, print_json
+from modelver.cli.common import add_plain_row, console, print_json
 from modelver.errors import InvalidLabelError, InvalidQueryError
 from modelver.store.location import open_store
 from modelver.units import format_metric
@@ -82,7 +82,7 @@ def search_command(
         table.add_column(column)
     for hit in hits:
         cells = [v if isinstance(v, str) else format_metric(v) for v in extra.get((hit.name, hit.version), [])]
-        table.add_row(hit.name, hit.version, *cells, hit.created, hit.digest[:19])
+        add_plain_row(table, hit.name, hit.version, *cells, hit.created, hit.digest[:19])
     console.print(table)
 
 
@@ -101,7 +101,9 @@ def label_command(store: str | None, ref: str, pairs: tuple[str, ...], by: str |
             raise InvalidLabelError(f"{pair!r} is not KEY=VALUE; write e.g. team=risk", key=key)
         labels[key] = value
     event = label(ref, labels, by=by, reason=reason, store=open_store(store))
-    console.print(f"labelled {event.name}@{event.version}: {', '.join(f'{k}={v}' for k, v in labels.items())}")
+    console.print(
+        f"labelled {event.name}@{event.version}: {', '.join(f'{k}={v}' for k, v in labels.items())}", markup=False
+    )
 
 
 @click.command(name="unlabel")
@@ -113,7 +115,7 @@ def label_command(store: str | None, ref: str, pairs: tuple[str, ...], by: str |
 def unlabel_command(store: str | None, ref: str, keys: tuple[str, ...], by: str | None, reason: str) -> None:
     """Remove labels from a version."""
     event = unlabel(ref, *keys, by=by, reason=reason, store=open_store(store))
-    console.print(f"removed {', '.join(keys)} from {event.name}@{event.version}")
+    console.print(f"removed {', '.join(keys)} from {event.name}@{event.version}", markup=False)
 
 
 @click.command(name="describe")
@@ -124,7 +126,7 @@ def unlabel_command(store: str | None, ref: str, keys: tuple[str, ...], by: str 
 def describe_command(store: str | None, ref: str, text: str, by: str | None) -> None:
     """Set the description of a version (an empty TEXT clears it)."""
     event = describe(ref, text, by=by, store=open_store(store))
-    console.print(f"described {event.name}@{event.version}")
+    console.print(f"described {event.name}@{event.version}", markup=False)
 
 
 def register(group: click.Group) -> None:

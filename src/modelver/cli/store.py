@@ -22,7 +22,8 @@ from modelver.units import human_bytes
     type=click.FloatRange(min=0),
     default=DEFAULT_GRACE_S,
     show_default=True,
-    help=f"Keep unreferenced objects younger than this many SECONDS (runs still training); at least {MIN_GRACE_S:g}.",
+    help=f"Keep unreferenced objects younger than this many SECONDS (runs still training); at least {MIN_GRACE_S:g} "
+    "unless --dry-run or --force.",
 )
 @click.option(
     "--force",
@@ -51,12 +52,12 @@ def push_(store: str | None) -> None:
     target: Store | None = open_store(store) if store is not None else None
     waiting = pending(target.url if target is not None else None)
     if not waiting:
-        console.print(f"nothing to push (spool: {spool_dir()})")
+        console.print(f"nothing to push (spool: {spool_dir()})", markup=False)
         return
     failed = 0
     for result in push(target):
         if result.tag is not None:
-            console.print(f"pushed {result.entry.name}@{result.tag.version} to {result.entry.store}")
+            console.print(f"pushed {result.entry.name}@{result.tag.version} to {result.entry.store}", markup=False)
         else:
             failed += 1
             click.echo(f"modelver: error: run {result.entry.run_id} not pushed: {result.error}", err=True)

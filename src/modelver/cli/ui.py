@@ -6,7 +6,7 @@ import socket
 
 import click
 
-from modelver.cli.common import console
+from modelver.cli.common import console, esc
 from modelver.cli.location import check_store_location
 from modelver.errors import MissingDependencyError
 
@@ -49,7 +49,7 @@ def ui_command(store: str | None, store_option: str | None, host: str, port: int
         sock.close()
         raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     if not loopback:
-        console.print(f"[yellow]warning:[/yellow] listening on {host}: anyone who can reach it can read the store")
+        console.print(f"[yellow]warning:[/yellow] listening on {esc(host)}: anyone who can reach it can read the store")
     click.echo(f"modelver ui: http://{_url_host(host)}:{sock.getsockname()[1]}/ (Ctrl-C stops it)")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     server.run(sockets=[sock])

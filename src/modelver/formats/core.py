@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from modelver.errors import FormatError, MissingDependencyError, UnsafeFormatError
+from modelver.formats.json_check import json_problem
 
 ENTRY_POINT_GROUP = "modelver.formats"
 
@@ -390,6 +391,13 @@ def choose_format(obj: object, *, allow_pickle: bool = False) -> Format:
     if allow_pickle:
         return get_format("pickle")
     fits = f"only {unsafe_match.name!r}" if unsafe_match else "only pickle"
+    problem = json_problem(obj)
+    if problem is not None:
+        raise UnsafeFormatError(
+            f"no safe format fits a {describe(obj)}: it would be saved as JSON, but {problem}. Fix that part, or "
+            "pass allow_pickle=True to save_model (and to load) if you trust every reader of this store "
+            f"({fits} fits, and loading it runs arbitrary code)"
+        )
     raise UnsafeFormatError(
         f"no safe format fits a {describe(obj)}; {fits} would, and loading it runs arbitrary code. Pass "
         "allow_pickle=True to save_model (and to load) if you trust every reader of this store, or save a safe form "

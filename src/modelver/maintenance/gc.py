@@ -148,20 +148,22 @@ def collect_garbage(
         store: the store (default: see ``modelver info``).
         grace_s: objects modified less than this many seconds ago are kept (protects runs still training).
         dry_run: only report what would be removed.
-        force: accept a grace below :data:`~modelver.store.leases.MIN_GRACE_S` (see :func:`check_grace`).
+        force: accept a grace below :data:`~modelver.store.leases.MIN_GRACE_S` (see :func:`check_grace`). A dry
+            run removes nothing, so it accepts any grace of at least 0 s without ``force``.
 
     Returns:
         A :class:`GcReport`.
 
     Raises:
-        GraceTooShortError: ``grace_s`` is below the minimum and ``force`` is not set; nothing is removed.
+        GraceTooShortError: ``grace_s`` is negative, or below the minimum without ``force`` or ``dry_run``; nothing
+            is removed.
         StoreError: a version is unreadable (nothing is removed), or the store cannot be listed or written.
 
     Example:
         >>> collect_garbage("memory://gc-doc", grace_s=3600.0).removed
         ()
     """
-    check_grace(grace_s, force=force)
+    check_grace(grace_s, force=force or dry_run)  # a dry run deletes nothing: any grace is safe to preview
     opened = open_store(store)
     if dry_run:
         return _collect(opened, grace_s=grace_s, dry_run=True, lease_started=time.time())

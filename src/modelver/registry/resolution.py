@@ -230,6 +230,27 @@ def _nearest(versions: tuple[SemVer, ...], target: SemVer, count: int = 3) -> tu
     return tuple(str(v) for v in versions[max(0, at - count) : at + count])
 
 
+def missing_store_hint(store: Store) -> str | None:
+    """Why a local store shows nothing, when its root directory does not exist (often a typo in the store path).
+
+    Args:
+        store: the opened store.
+
+    Returns:
+        ``"<root> does not exist yet: check MODELVER_STORE / --store; the first publish creates it"`` for a local
+        store whose root directory is missing; ``None`` otherwise (remote and memory stores have no directory to
+        check: an empty prefix is a valid empty store).
+
+    Example:
+        >>> from modelver.store.objects import Store
+        >>> missing_store_hint(Store("/nonexistent/typo"))
+        '/nonexistent/typo does not exist yet: check MODELVER_STORE / --store; the first publish creates it'
+    """
+    if not store.is_local or os.path.isdir(store.root):
+        return None
+    return f"{store.url} does not exist yet: check MODELVER_STORE / --store; the first publish creates it"
+
+
 def unknown_name(store: Store, name: str) -> VersionNotFoundError:
     """The error for a name with no versions: it names close or existing names, and where failed runs are."""
     names = store.list_names()
@@ -239,7 +260,7 @@ def unknown_name(store: Store, name: str) -> VersionNotFoundError:
     elif names:
         hint = f"names in this store: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}"
     else:
-        hint = "the store has no versions yet; publish one with modelver.track()"
+        hint = missing_store_hint(store) or "the store has no versions yet; publish one with modelver.track()"
     if store.has_runs():
         hint += " (runs that published nothing are listed by `modelver runs`)"
     return VersionNotFoundError(

@@ -59,6 +59,7 @@ from modelver.store.objects import Store
 from modelver.tracking.failed_run import find_run, read_runs
 from modelver.ui import svg, views
 from modelver.ui.deployments import deployment_routes
+from modelver.ui.fields import MissingFieldError, required_field
 from modelver.ui.negotiation import JsonNegotiationMiddleware, PageNotFoundError, wants_json
 from modelver.ui.parallel import parallel_axes, parallel_svg
 from modelver.ui.saved import saved_documents
@@ -165,6 +166,8 @@ def openapi_document() -> dict[str, Any]:
 def _status_of(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, InvalidReferenceError):
         return 400, "Bad reference"
+    if isinstance(exc, MissingFieldError):
+        return 400, "Missing field"
     if isinstance(exc, VersionNotFoundError | PageNotFoundError):
         return 404, "Not found"
     if isinstance(exc, ProtectedAliasError | WriteDisabledError | CrossOriginError):
@@ -410,11 +413,11 @@ def create_app(
 
     def act(action: str, fields: dict[str, str]) -> str:
         """Run one write action; return the name whose page shows the result."""
-        by = fields.get("by", "").strip()
-        if not by:
-            # The server's OS user did not click; the person at the page must say who they are (the CLI's --by).
-            raise InvalidReferenceError("say who you are (by): it is recorded in the history")
+        # The server's OS user did not click; the person at the page must say who they are (the CLI's --by).
+        by = required_field(fields, "by", "say who you are; it is recorded in the history")
         reason = fields.get("reason", "")
+        if action == "yank":
+            reason = required_field(fields, "reason", "say why the version is withdrawn; it is recorded in the history")
         if action == "promote":
             event = promote(fields.get("ref", ""), fields.get("alias", ""), by=by, reason=reason, store=opened)
         elif action == "rollback":
