@@ -81,7 +81,7 @@ def test_detection_order_is_the_eager_registrys_order(tmp_path: Path) -> None:
     )
     eager = [
         "directory", "keras", "lightgbm", "npy", "onnx", "parquet", "pickle", "joblib", "prompt", "skops", "json",
-        "yaml", "text", "torch", "torchscript", "torch-pickle", "xgboost",
+        "yaml", "text", "torch", "torchscript", "torch-pickle", "torch-state", "xgboost",
     ]  # fmt: skip
     assert eager == out["n"]
 

@@ -108,12 +108,22 @@ def scanner_available() -> bool:
     return importlib.util.find_spec("detect_secrets") is not None
 
 
+def _leave_warnings_alone(capture: bool) -> None:
+    """Stands in for ``logging.captureWarnings`` while detect-secrets is imported."""
+
+
 def _detectors() -> _Detectors:
     global _loaded
     with _lock:
         if _loaded is not None:
             return _loaded
         showwarning = warnings.showwarning
+        # detect-secrets' logging setup calls logging.captureWarnings(True) on import, which would send every warning
+        # of the user's process into logging. This import runs in the capture thread while the user's code runs, so
+        # undoing it afterwards is not enough (a warning raised meanwhile would be lost): the call is made a no-op
+        # for the import instead. Only the logging module's attribute changes, never the warnings state.
+        capture = logging.captureWarnings
+        logging.captureWarnings = _leave_warnings_alone
         try:
             base = importlib.import_module("detect_secrets.plugins.base")
             keyword = importlib.import_module("detect_secrets.plugins.keyword")
@@ -125,9 +135,8 @@ def _detectors() -> _Detectors:
                 "pip install detect-secrets"
             ) from exc
         finally:
-            if warnings.showwarning is not showwarning:
-                # detect-secrets' logging setup calls logging.captureWarnings(True) on import, which would send
-                # every warning of the user's process into logging from then on: undo it.
+            logging.captureWarnings = capture
+            if warnings.showwarning is not showwarning:  # another path changed it anyway: undo it
                 logging.captureWarnings(False)
                 warnings.showwarning = showwarning
         regex = []

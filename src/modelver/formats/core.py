@@ -20,7 +20,6 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 
 from modelver.errors import FormatError, MissingDependencyError, UnsafeFormatError
-from modelver.formats.json_check import json_problem
 
 ENTRY_POINT_GROUP = "modelver.formats"
 
@@ -391,6 +390,8 @@ def choose_format(obj: object, *, allow_pickle: bool = False) -> Format:
     if allow_pickle:
         return get_format("pickle")
     fits = f"only {unsafe_match.name!r}" if unsafe_match else "only pickle"
+    from modelver.formats.json_check import json_problem  # only to explain a refusal
+
     problem = json_problem(obj)
     if problem is not None:
         raise UnsafeFormatError(
